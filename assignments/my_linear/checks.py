@@ -1,0 +1,193 @@
+"""Judge side of my_linear: what each check asks, the expectations, and the verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grader.check import CheckFailed, Context, check
+from grader.compare import describe_observation, expect_close, require_tensor
+
+TITLE = "MyLinear: a linear layer with registered parameters"
+ALIASES = {"MyLinear": ["MyLiner", "Mylinear", "MyLinearLayer"]}
+
+IN, OUT = 5, 3
+REGISTER_HINT = (
+    "Wrap the tensors in nn.Parameter (self.weights = nn.Parameter(torch.randn(in_features, out_features))) "
+    "so the module registers them: only registered parameters are returned by parameters(), saved in "
+    "state_dict(), moved by .to() and updated by an optimizer."
+)
+
+
+def _structure(ctx: Context, bias: bool | None = True) -> dict[str, Any]:
+    return dict(ctx.probe("structure", in_features=IN, out_features=OUT, bias=bias))
+
+
+@check(points=1, hint="Subclass nn.Module, call super().__init__() first, and keep the constructor arguments.")
+def builds(ctx: Context) -> None:
+    """MyLinear(in_features, out_features) builds an nn.Module that remembers its sizes."""
+    info = _structure(ctx, bias=None)
+    if not info["is_module"]:
+        raise CheckFailed("MyLinear to be a subclass of nn.Module", "a class that does not inherit nn.Module",
+                          "Write `class MyLinear(nn.Module):` and call super().__init__() in __init__.")
+    for name, value in (("in_features", IN), ("out_features", OUT)):
+        found = info[name]
+        if found.get("number") != value:
+            raise CheckFailed(f"self.{name} == {value} for MyLinear({IN}, {OUT})",
+                              "no such attribute" if found["type"] == "missing" else describe_observation(found),
+                              f"Store the argument: self.{name} = {name}.")
+
+
+@check(points=2, hint=REGISTER_HINT, depends=[builds])
+def parameters_registered(ctx: Context) -> None:
+    """Weights (in_features, out_features) and bias (out_features,) are registered nn.Parameters."""
+    info = _structure(ctx)
+    params = {p["name"]: p for p in info["parameters"]}
+    unregistered = info["unregistered"]
+    if unregistered:
+        listed = "; ".join(f"self.{u['name']} is {u['what']}" for u in unregistered)
+        raise CheckFailed(
+            "weights and bias registered with the module (listed by named_parameters())",
+            f"registered: {sorted(params) or 'nothing'}; not registered: {listed}",
+            REGISTER_HINT,
+        )
+    expected = {"weights": [IN, OUT], "bias": [OUT]}
+    if sorted(params) != sorted(expected):
+        raise CheckFailed(f"named_parameters() to be exactly {sorted(expected)}", f"{sorted(params)}",
+                          "Name the attributes exactly `weights` and `bias` and register nothing else as a parameter.")
+    for name, shape in expected.items():
+        p = params[name]
+        if p["shape"] != shape:
+            transposed = p["shape"] == list(reversed(shape))
+            raise CheckFailed(
+                f"{name} of shape {tuple(shape)} for MyLinear({IN}, {OUT})",
+                f"shape {tuple(p['shape'])}",
+                "The course stores weights as (in_features, out_features) and computes x @ weights; you "
+                "stored the transpose (torch.nn.Linear's convention)." if transposed else
+                "weights is (in_features, out_features); bias is (out_features,).",
+            )
+        if not p["requires_grad"]:
+            raise CheckFailed(f"{name}.requires_grad == True", "requires_grad == False",
+                              "Do not pass requires_grad=False or build the parameter from .data or .detach().")
+        if p["dtype"] != "float32":
+            raise CheckFailed(f"{name} in the default dtype float32", f"dtype {p['dtype']}",
+                              "Create parameters with the default dtype; callers convert with .to().")
+
+
+@check(
+    points=1,
+    hint="With bias=False set self.bias = None (or register_parameter('bias', None)) and skip it in forward.",
+    depends=[builds],
+)
+def no_bias(ctx: Context) -> None:
+    """MyLinear(..., bias=False) has no bias: bias is None, only weights is a parameter, forward works."""
+    info = _structure(ctx, bias=False)
+    if info["bias"]["type"] != "None":
+        found = "no bias attribute" if info["bias"]["type"] == "missing" else describe_observation(info["bias"])
+        raise CheckFailed("self.bias is None when bias=False", found)
+    names = [p["name"] for p in info["parameters"]]
+    if names != ["weights"]:
+        raise CheckFailed("named_parameters() == ['weights'] when bias=False", f"{names}")
+    weights = ctx.randn(IN, OUT)
+    x = ctx.randn(4, IN)
+    (out,) = ctx.probe("forward", in_features=IN, out_features=OUT, bias=False, weights=weights,
+                       bias_values=None, inputs=[x], dtype="float64")
+    expect_close(out, x @ weights, "forward(x) without bias", dtype="float64")
+
+
+def _linear_cases(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    weights = ctx.randn(IN, OUT)
+    bias = ctx.randn(OUT) + 0.5  # well away from zero, so a forgotten bias shows
+    inputs = [ctx.randn(7, IN), ctx.randn(2, 4, IN), ctx.randn(IN)]
+    return weights, bias, inputs
+
+
+@check(points=2, per_device=True, depends=[builds],
+       hint="forward(x) must return x @ self.weights + self.bias for x of any shape (..., in_features).")
+def forward(ctx: Context) -> None:
+    """forward(x) equals x @ weights + bias, for inputs with any batch dimensions, in float32 and float64."""
+    weights, bias, inputs = _linear_cases(ctx)
+    for dtype in ("float32", "float64"):
+        outs = ctx.probe("forward", in_features=IN, out_features=OUT, bias=True, weights=weights,
+                         bias_values=bias, inputs=inputs, dtype=dtype)
+        for x, out in zip(inputs, outs, strict=True):
+            w, b = weights.to(getattr(torch, dtype)).double(), bias.to(getattr(torch, dtype)).double()
+            x = x.to(getattr(torch, dtype)).double()
+            expect_close(
+                out, x @ w + b, f"forward(x) for a {dtype} x of shape {tuple(x.shape)}",
+                dtype=dtype, device=ctx.device,
+                mistakes={"no_bias": (x @ w, "The bias is left out: add self.bias to x @ self.weights.")},
+            )
+
+
+@check(points=2, per_device=True, depends=[builds],
+       hint="Compute forward with differentiable torch operations on the parameters themselves.")
+def gradients(ctx: Context) -> None:
+    """Backpropagating through forward gives weights and bias the same gradients as autograd's reference."""
+    weights, bias = ctx.randn(IN, OUT), ctx.randn(OUT)
+    x, upstream = ctx.randn(6, IN), ctx.randn(6, OUT)
+    for dtype in ("float32", "float64"):
+        obs = ctx.probe("gradients", in_features=IN, out_features=OUT, weights=weights, bias_values=bias,
+                        x=x, upstream=upstream, dtype=dtype)
+        if not obs["output_requires_grad"]:
+            raise CheckFailed("the output of forward to be part of the autograd graph (requires_grad)",
+                              "an output that does not require grad",
+                              "forward cuts the graph: do not use .data, .detach(), .item() or torch.no_grad() "
+                              "on the parameters in forward.")
+        kind = getattr(torch, dtype)
+        xd, gd = x.to(kind).double(), upstream.to(kind).double()
+        expected = {"weights": xd.T @ gd, "bias": gd.sum(0)}
+        for name, exp in expected.items():
+            grad = obs["grads"][name]
+            if grad["type"] == "None":
+                raise CheckFailed(
+                    f"{name}.grad to hold the gradient after backward()", f"{name}.grad is None",
+                    f"No gradient reaches `{name}`: "
+                    + ("is the bias used in forward?" if name == "bias" else
+                       "is it used through .data or .detach(), or is it not a leaf tensor?"),
+                )
+            require_tensor(grad, f"{name}.grad")
+            expect_close(grad, exp, f"{name}.grad ({dtype})", dtype=dtype, device=ctx.device)
+
+
+@check(points=1, per_device=True, hint=REGISTER_HINT)
+def follows_to(ctx: Context) -> None:
+    """model.to(device, torch.float64) converts weights and bias, which stay registered leaf parameters."""
+    x = ctx.randn(3, IN)
+    obs = ctx.probe("follows_to", in_features=IN, out_features=OUT, x=x)
+    for name in ("weights", "bias"):
+        tensor = obs[name]
+        if tensor["type"] == "missing":
+            raise CheckFailed(f"an attribute `{name}`", "none", REGISTER_HINT)
+        if tensor.get("dtype") != "float64" or tensor["device"].split(":")[0] != ctx.device:
+            raise CheckFailed(
+                f"{name} to be float64 on {ctx.device} after .to({ctx.device!r}, torch.float64)",
+                f"{tensor.get('dtype')} on {tensor.get('device')}",
+                f"`{name}` did not move with the module, so it is not registered. " + REGISTER_HINT,
+            )
+        if tensor["type"] != "Parameter" or not tensor["is_leaf"]:
+            raise CheckFailed(f"{name} to still be an nn.Parameter after .to()", f"a plain {tensor['type']}",
+                              "Do not overwrite parameters with param.to(...): that returns a plain tensor. "
+                              "Call .to() on the module.")
+    out = require_tensor(obs["output"], "forward(x) after .to(float64)")
+    if obs["output"]["dtype"] != "float64":
+        raise CheckFailed("forward of a float64 x on a float64 model to be float64", obs["output"]["dtype"])
+    if out.shape != (3, OUT):
+        raise CheckFailed(f"output shape {(3, OUT)}", f"{tuple(out.shape)}")
+
+
+@check(points=1, depends=[builds], hint=REGISTER_HINT)
+def optimizer(ctx: Context) -> None:
+    """torch.optim.SGD(model.parameters()) can be built and one step moves weights and bias."""
+    x, lr = ctx.randn(4, IN), 0.1
+    obs = ctx.probe("optimizer_step", in_features=IN, out_features=OUT, x=x, lr=lr)
+    if obs["n_params"] != 2:
+        raise CheckFailed("parameters() to yield 2 tensors (weights, bias)", f"{obs['n_params']}", REGISTER_HINT)
+    before_w = require_tensor(obs["before"]["weights"], "weights").double()
+    before_b = require_tensor(obs["before"]["bias"], "bias").double()
+    xd = x.float().double()
+    expected_w = before_w - lr * xd.sum(0).unsqueeze(1).expand(IN, OUT)
+    expected_b = before_b - lr * xd.shape[0]
+    expect_close(obs["after"]["weights"], expected_w, "weights after one SGD step")
+    expect_close(obs["after"]["bias"], expected_b, "bias after one SGD step")

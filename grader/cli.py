@@ -1,0 +1,175 @@
+"""Command line: ``grader list | check | validate | schema``.
+
+Each command is a thin wrapper over a typed function. Exit status (SPEC section 4): 0 full marks,
+1 graded but not full marks, 2 the grader could not run (one-line error on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader import __version__
+from grader.assignment import UnknownAssignment, assignment_names, course_root, load_assignment
+
+EXIT_FULL, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The grader cannot run as asked; the message is one line for stderr."""
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    from grader.grading import DEVICE_CHOICES
+
+    parser = argparse.ArgumentParser(prog="grader", description="Grade PyTorch assignments.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list the course's assignments")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    check = commands.add_parser("check", help="grade one submission and explain the result")
+    check.add_argument("assignment", help="assignment name, e.g. my_linear (see `grader list`)")
+    check.add_argument("submission", type=Path, help="your .py or .ipynb file")
+    check.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                       help="auto: CPU, plus CUDA when present (default); all: also list absent devices as skipped")
+    check.add_argument("--format", choices=("text", "json", "gradescope"), default="text", dest="fmt")
+    check.add_argument("--output", type=Path, help="write the report to this file instead of the terminal")
+    check.add_argument("--timeout", type=_positive, default=None,
+                       help="wall-clock limit in seconds for grading this submission (default 120)")
+    check.add_argument("--seed", type=int, default=None, help="seed for the generated inputs (default: random)")
+    check.add_argument("--show-output", action="store_true", help="also show what your code printed")
+
+    validate = commands.add_parser("validate", help="prove references earn full marks and stubs earn zero")
+    validate.add_argument("assignments", nargs="*", help="assignments to validate (default: all)")
+    validate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+
+    commands.add_parser("schema", help="print the JSON Schema of the results document")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list(as_json=args.json)
+        if args.command == "schema":
+            from grader.results import schema
+
+            print(json.dumps(schema(), indent=2))
+            return 0
+        if args.command == "check":
+            return cmd_check(
+                args.assignment, args.submission, device=args.device, fmt=args.fmt, output=args.output,
+                timeout=args.timeout, seed=args.seed, show_output=args.show_output,
+            )
+        if args.command == "validate":
+            from grader.validate import validate
+
+            return validate(args.assignments or None, device=args.device)
+    except (UsageError, UnknownAssignment) as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    raise AssertionError(args.command)  # pragma: no cover - argparse rejects unknown commands
+
+
+def cmd_list(*, as_json: bool) -> int:
+    """Print the assignments with their titles and points."""
+    rows = []
+    for name in assignment_names():
+        assignment = load_assignment(name)
+        rows.append({
+            "name": name,
+            "title": assignment.title,
+            "file": f"{name}.py",
+            "checks": len(assignment.checks),
+            "max_score": assignment.max_score,
+        })
+    if as_json:
+        print(json.dumps({"course": str(course_root()), "assignments": rows}, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:<18} {row['max_score']:>5g} pts  {row['title']}")
+    return 0
+
+
+def cmd_check(
+    assignment_name: str,
+    submission: Path,
+    *,
+    device: str = "auto",
+    fmt: str = "text",
+    output: Path | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    show_output: bool = False,
+) -> int:
+    """Grade one submission and print (or write) the report; returns the exit status."""
+    assignment = load_assignment(assignment_name)
+    if not submission.exists():
+        raise UsageError(f"{submission}: no such file")
+    if submission.is_dir():
+        raise UsageError(f"{submission} is a folder; give the .py or .ipynb file to check")
+    if output is not None and not output.parent.resolve().is_dir():
+        raise UsageError(f"--output {output}: the folder {output.parent} does not exist")
+
+    from grader.grading import DeviceUnavailable, Grader, Options
+    from grader.session import Limits
+
+    limits = Limits() if timeout is None else Limits(timeout=timeout, load_seconds=min(timeout, Limits.load_seconds))
+    try:
+        grader = Grader(Options(device=device, limits=limits, seed=seed))
+    except DeviceUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = grader.grade(assignment, submission)
+    finally:
+        grader.close()
+
+    if fmt == "json":
+        text = json.dumps(result.to_document(), indent=2) + "\n"
+    elif fmt == "gradescope":
+        from grader.results import to_gradescope
+
+        text = json.dumps(to_gradescope(result), indent=2) + "\n"
+    else:
+        from grader.report import render_text
+
+        text = render_text(result, show_log=show_output)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+    return EXIT_FULL if result.full_marks else EXIT_NOT_FULL
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

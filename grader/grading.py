@@ -1,0 +1,289 @@
+"""The pipeline for one submission: read it, load it in a sandbox, run every check, build the result.
+
+:class:`Grader` owns the zygote (see :mod:`grader.sandbox.zygote`), so it must be created before this
+process computes anything with torch. It then grades any number of submissions, one after another,
+each in its own sandbox. The checks themselves run here, in the judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import secrets
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import __version__
+from grader.assignment import Assignment
+from grader.check import Check, CheckFailed, Context
+from grader.results import CheckResult, Result
+from grader.session import Limits, SandboxLost, SandboxSession, StudentRaised
+from grader.submission import Submission, Unloadable, prepare, read_submission
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
+
+
+class DeviceUnavailable(Exception):
+    """The user asked for a device this machine does not have."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: which devices, which limits, which seed (random unless given)."""
+
+    device: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+    seed: int | None = None
+
+
+class Grader:
+    """Grades submissions with warm sandboxes forked from one clean zygote."""
+
+    def __init__(self, options: Options | None = None) -> None:
+        """Import torch, fork the zygote, then look at the devices (in that order: see the module doc)."""
+        self.options = options or Options()
+        import torch
+
+        import grader.sandbox.child  # noqa: F401  (preloaded so every sandbox starts warm)
+        from grader.sandbox.zygote import Zygote
+
+        self.zygote = Zygote()
+        # NVML's check does not initialise CUDA in this process; the judge never uses CUDA itself.
+        os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+        self.cuda_available = bool(torch.cuda.is_available())
+        self.torch_version = torch.__version__
+        self.tested, self.absent = self._devices(self.options.device)
+
+    def _devices(self, mode: str) -> tuple[list[str], list[str]]:
+        if mode not in DEVICE_CHOICES:
+            raise DeviceUnavailable(f"unknown device '{mode}'; choose one of {', '.join(DEVICE_CHOICES)}")
+        if mode == "cpu":
+            return ["cpu"], []
+        if mode == "cuda":
+            if not self.cuda_available:
+                raise DeviceUnavailable("--device cuda: this machine has no usable CUDA device; use --device auto")
+            return ["cuda"], []
+        if self.cuda_available:
+            return ["cpu", "cuda"], []
+        return ["cpu"], (["cuda"] if mode == "all" else [])
+
+    def close(self) -> None:
+        """Stop the zygote."""
+        self.zygote.close()
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def grade(self, assignment: Assignment, path: Path, submission_id: str | None = None) -> Result:
+        """Grade one submission file; never raises for anything the submission does."""
+        started = time.monotonic()
+        sub = read_submission(path, submission_id)
+        seed = self.options.seed if self.options.seed is not None else secrets.randbits(32)
+        run = _Run(self, assignment, sub, seed, started)
+        return run.result()
+
+
+class _Run:
+    """One submission's grading, from reading to result."""
+
+    def __init__(self, grader: Grader, assignment: Assignment, sub: Submission, seed: int, started: float) -> None:
+        self.grader = grader
+        self.assignment = assignment
+        self.sub = sub
+        self.seed = seed
+        self.started = started
+        self.limits = grader.options.limits
+        self.deadline = started + self.limits.timeout
+        self.errors: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.isolation: list[str] = []
+        self.cuda_name: str | None = None
+        self.outcomes: dict[tuple[str, str | None], str] = {}
+
+    def result(self) -> Result:
+        try:
+            prepare(self.sub)
+        except Unloadable as problem:
+            self.errors.append({"kind": problem.kind, "message": problem.message, "line": problem.line})
+            return self._finish(problem.status, self._not_run(f"Not run: {_first_line(problem.message)}"), "")
+        self.errors.extend(self.sub.notices)
+        session = SandboxSession(
+            zygote=self.grader.zygote,
+            probes_path=self.assignment.probes,
+            module_name=self.assignment.module_name,
+            cells=self.sub.cells,
+            aliases=self.assignment.aliases,
+            limits=self.limits,
+            uses_cuda="cuda" in self.grader.tested,
+            seed=self.seed,
+        )
+        try:
+            try:
+                report = session.start(self.deadline)
+            except SandboxLost as lost:
+                status = "timeout" if lost.kind == "timeout" else "crashed"
+                self.errors.append({"kind": status, "message": f"While loading your file: {lost}", "line": None})
+                not_run = self._not_run("Not run: your file did not finish loading.")
+                return self._finish(status, not_run, session.log.text())
+            self.errors.extend(report.errors)
+            self.isolation = report.isolation
+            self.cuda_name = report.cuda_name
+            checks = self._run_checks(session)
+            session.stop()
+            return self._finish("graded", checks, session.log.text())
+        finally:
+            session.stop(kill=True)
+
+    def _entries(self, check: Check) -> list[tuple[str | None, float, bool]]:
+        """(device, max points, device present) for each result entry of ``check``."""
+        if not check.per_device:
+            return [(None, check.points, True)]
+        share = check.points / len(self.grader.tested)
+        entries: list[tuple[str | None, float, bool]] = [(d, share, True) for d in self.grader.tested]
+        return entries + [(d, 0.0, False) for d in self.grader.absent]
+
+    def _not_run(self, message: str) -> list[CheckResult]:
+        return [
+            self._entry(check, device, "skipped", 0.0, points, message if present else _absent(device), None, 0.0)
+            for check in self.assignment.checks
+            for device, points, present in self._entries(check)
+        ]
+
+    def _entry(self, check: Check, device: str | None, status: str, score: float, points: float,
+               message: str, hint: str | None, duration: float) -> CheckResult:
+        return CheckResult(
+            id=f"{check.id}[{device}]" if device else check.id,
+            name=check.name,
+            status=status,
+            score=round(score, 6),
+            max_score=round(points, 6),
+            device=device,
+            message=message,
+            hint=hint,
+            duration_s=round(duration, 4),
+            hidden=check.hidden,
+        )
+
+    def _run_checks(self, session: SandboxSession) -> list[CheckResult]:
+        by_id = {c.id: c for c in self.assignment.checks}
+        results = []
+        for check in self.assignment.checks:
+            for device, points, present in self._entries(check):
+                if not present:
+                    results.append(self._entry(check, device, "skipped", 0, 0, _absent(device), None, 0))
+                    continue
+                blocker = self._blocker(check, device, by_id)
+                if blocker:
+                    self.outcomes[(check.id, device)] = "skipped"
+                    results.append(self._entry(check, device, "skipped", 0, points, blocker, None, 0))
+                    continue
+                entry = self._run_one(check, device, points, session)
+                self.outcomes[(check.id, device)] = entry.status
+                results.append(entry)
+        return results
+
+    def _blocker(self, check: Check, device: str | None, by_id: dict[str, Check]) -> str | None:
+        for dep_id in check.depends:
+            dep = by_id[dep_id]
+            devices = [device] if dep.per_device and device else (self.grader.tested if dep.per_device else [None])
+            if any(self.outcomes.get((dep_id, d)) != "passed" for d in devices):
+                return f"Not run because \"{dep.name}\" did not pass: fix that first."
+        if time.monotonic() >= self.deadline:
+            return f"Not run: grading this submission used up its time limit of {self.limits.timeout:g} s."
+        return None
+
+    def _run_one(self, check: Check, device: str | None, points: float, session: SandboxSession) -> CheckResult:
+        started = time.monotonic()
+        digest = hashlib.sha256(f"{self.seed}:{check.id}:{device}".encode()).digest()
+        ctx = Context(
+            session=session,
+            check_id=check.id,
+            device=device,
+            seed=int.from_bytes(digest[:8], "big"),
+            deadline=min(started + check.timeout, self.deadline),
+        )
+        status, score, message, hint = "passed", points, "", None
+        try:
+            check.func(ctx)
+        except CheckFailed as failed:
+            status, score, message, hint = "failed", 0.0, failed.message, failed.hint or check.hint
+        except StudentRaised as raised:
+            status, score = "failed", 0.0
+            message, hint = _raised_message(raised.info), raised.info.get("hint") or check.hint
+        except SandboxLost as lost:
+            status, score, message = ("timeout" if lost.kind == "timeout" else "error"), 0.0, str(lost)
+            hint = (
+                "Look for an infinite loop or a very long computation in the code this check calls."
+                if lost.kind == "timeout"
+                else "Your code must not exit, kill processes or use huge amounts of memory."
+            )
+        except Exception:  # a bug in a check must cost the student nothing but this check, and say so
+            status, score = "error", 0.0
+            message = "The grader itself failed on this check (not your fault): " + traceback.format_exc(limit=3)
+            hint = "Tell your course staff; include this message."
+        for note in ctx.notes:
+            if note not in self.notes:
+                self.notes.append(note)
+        if status == "passed":
+            message = "Passed."
+        return self._entry(check, device, status, score, points, message, hint, time.monotonic() - started)
+
+    def _finish(self, status: str, checks: list[CheckResult], log: str) -> Result:
+        import sys
+
+        devices = list(self.grader.tested)
+        if self.cuda_name and "cuda" in devices:
+            devices[devices.index("cuda")] = f"cuda ({self.cuda_name})"
+        return Result(
+            assignment=self.assignment.name,
+            submission={
+                "id": self.sub.id,
+                "path": str(self.sub.path),
+                "sha256": self.sub.sha256,
+                "kind": self.sub.kind,
+            },
+            status=status,
+            checks=checks,
+            errors=self.errors,
+            environment={
+                "python": sys.version.split()[0],
+                "torch": self.grader.torch_version,
+                "devices": devices,
+                "isolation": self.isolation,
+                "platform": platform.platform(),
+            },
+            duration_s=time.monotonic() - self.started,
+            grader_version=__version__,
+            log=log,
+            notes=self.notes,
+        )
+
+
+def _absent(device: str | None) -> str:
+    return f"Skipped: no {device} device on this machine (this costs no points)."
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def _raised_message(info: dict[str, Any]) -> str:
+    message = f"Your code raised {info.get('message')}"
+    if info.get("type") == "MissingDefinition":
+        return str(info.get("message"))
+    where = info.get("where")
+    if where:
+        message += f"\n  at {where['file']}, line {where['line']}, in {where['function']}"
+        if where.get("code"):
+            message += f":\n    {str(where['code']).strip()}"
+    trace = info.get("traceback")
+    if trace and not where:
+        message += "\n" + str(trace)
+    return message

@@ -1,0 +1,185 @@
+"""The sandbox process: the only place where student code runs.
+
+Forked by the zygote, it detaches into its own process group (so the judge can kill it and everything
+it starts), applies the isolation layers, loads the submission, then answers the judge's probe
+requests one at a time. Replies are plain data written with ``torch.save``; stdout and stderr go to a
+pipe that the judge keeps as a bounded log. Nothing that happens here can award a point: the judge
+decides, in a process that never ran this code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import pickle
+import socket
+import sys
+import traceback
+from typing import Any
+
+from grader.channel import recv_blocking, send_blocking
+from grader.protocol import encode_reply
+from grader.sandbox.limits import apply_limits
+from grader.sandbox.loader import new_module, run_cells, short_traceback, student_frame
+from grader.sandbox.student import MissingDefinition, Student
+
+
+def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
+    """Entry point in the forked child; never returns."""
+    code = 0
+    try:
+        os.setsid()
+        _redirect_output(log_fd)
+        _close_other_fds(keep=channel_fd)
+        workdir = config["workdir"]
+        os.chdir(workdir)
+        os.environ.update({"HOME": workdir, "TMPDIR": workdir})
+        layers = apply_limits(config)
+        import torch
+
+        torch.set_num_threads(int(config.get("threads", 1)))
+        sock = socket.socket(fileno=channel_fd)
+        _Server(sock, config, layers).serve()
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _redirect_output(log_fd: int) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    if log_fd > 2:
+        os.close(log_fd)
+
+
+def _close_other_fds(keep: int) -> None:
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 4096)
+
+
+def set_precision() -> None:
+    """Pin float32 precision on CUDA (no TF32) and deterministic cuDNN, before and after student code.
+
+    torch 2.9+ has the per-backend ``fp32_precision`` API, and mixing it with the legacy ``allow_tf32``
+    flags raises, so only one of the two is used.
+    """
+    import torch
+
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        matmul.fp32_precision = "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"  # type: ignore[attr-defined]
+    else:  # pragma: no cover - older torch
+        matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+class _Server:
+    """Loads the submission, then runs probes on it until the judge says stop."""
+
+    def __init__(self, sock: socket.socket, config: dict[str, Any], layers: list[str]) -> None:
+        self.sock = sock
+        self.config = config
+        self.layers = layers
+        self.filenames: set[str] = set()
+        self.student: Student | None = None
+        self.probes: Any = None
+
+    def serve(self) -> None:
+        while True:
+            request = pickle.loads(recv_blocking(self.sock))
+            op = request["op"]
+            if op == "exit":
+                return
+            try:
+                reply = self.load(request) if op == "load" else self.probe(request)
+            except BaseException as exc:  # student code may raise anything, SystemExit included
+                reply = self.raised(exc)
+            _flush()
+            try:
+                payload = encode_reply(reply)
+            except Exception as exc:  # e.g. a probe returned something torch.save cannot write
+                payload = encode_reply({"kind": "raised", "type": "GraderError", "message": repr(exc)[:500]})
+            send_blocking(self.sock, payload)
+
+    def load(self, request: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        set_precision()
+        spec = importlib.util.spec_from_file_location("_grader_probes", request["probes_path"])
+        assert spec and spec.loader
+        self.probes = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.probes)
+        cells = request["cells"]
+        self.filenames = {cell["filename"] for cell in cells}
+        module = new_module(request["module_name"], cells[0]["filename"] if cells else request["module_name"])
+        device = torch.device("cpu")
+        module.device = device  # type: ignore[attr-defined]
+        torch.manual_seed(int(request.get("seed", 0)))
+        errors = run_cells(module, cells, float(request["cell_seconds"]))
+        self.student = Student(module, request.get("aliases", {}), device)
+        cuda = bool(torch.cuda.is_available()) if self.config.get("uses_cuda") else False
+        return {
+            "kind": "loaded",
+            "errors": errors,
+            "isolation": self.layers,
+            "cuda_name": torch.cuda.get_device_name(0) if cuda else None,
+        }
+
+    def probe(self, request: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        assert self.student is not None and self.probes is not None
+        device = torch.device(request["device"])
+        self.student.device = device
+        setattr(self.student.module, "device", device)  # the assignment's module-level `device`, rebound
+        self.student.notes.clear()
+        set_precision()
+        torch.manual_seed(int(request.get("seed", 0)))
+        func = getattr(self.probes, request["probe"])
+        value = func(self.student, **request.get("args", {}))
+        set_precision()
+        return {"kind": "result", "value": value, "notes": list(self.student.notes)}
+
+    def raised(self, exc: BaseException) -> dict[str, Any]:
+        """Describe an exception for the judge, pointing at the student's line, not the grader's."""
+        if isinstance(exc, MissingDefinition):
+            return {"kind": "raised", "type": "MissingDefinition", "message": str(exc), "hint": exc.hint}
+        frame = student_frame(exc.__traceback__, self.filenames)
+        where = None
+        if frame is not None:
+            where = {"file": frame.filename, "line": frame.lineno, "function": frame.name, "code": frame.line}
+        hint = None
+        if isinstance(exc, AttributeError) and getattr(exc, "name", None) and getattr(exc, "obj", None) is not None:
+            close = difflib.get_close_matches(str(exc.name), [a for a in dir(exc.obj) if not a.startswith("_")], 1)
+            if close:
+                hint = f"Did you mean `{close[0]}`? The grader uses the attribute name `{exc.name}`."
+        message = f"{type(exc).__name__}: {exc}"
+        return {
+            "kind": "raised",
+            "type": type(exc).__name__,
+            "message": message if len(message) <= 2000 else message[:2000] + " ...",
+            "where": where,
+            "traceback": short_traceback(exc, self.filenames) or _last_lines(exc),
+            "hint": hint,
+        }
+
+
+def _last_lines(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).strip()[:1000]
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # student code may have replaced or closed the streams
+            pass

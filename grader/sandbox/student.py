@@ -1,0 +1,153 @@
+"""Inside the sandbox: the student's loaded module, as the assignments' probes see it.
+
+Probes (``assignments/<name>/probes.py``) run next to student code and turn what it does into plain
+data. This module gives them two things: :class:`Student`, which finds the names the assignment asks
+for (accepting declared aliases and explaining near misses), and :func:`observe`, which describes a
+value (a tensor with its dtype, device, shape and autograd state) as plain data for the judge.
+Nothing here decides a point: the judge does, in another process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+from typing import Any
+
+import torch
+
+#: Typos of ``__init__`` seen in real submissions; the first is how students most often type it.
+INIT_TYPOS = ("__init", "__int__", "_init_", "__init_", "_init__", "__innit__", "__intit__", "init")
+
+
+class MissingDefinition(Exception):
+    """The assignment needs a name (class, function or method) that the submission does not define."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        """Carry a message saying what is missing and a hint saying what to do."""
+        super().__init__(message)
+        self.hint = hint
+
+
+class Student:
+    """The student's module plus what the grader noticed while looking things up in it."""
+
+    def __init__(self, module: types.ModuleType, aliases: dict[str, list[str]], device: torch.device) -> None:
+        """Wrap a loaded module; ``aliases`` maps each expected name to other accepted spellings."""
+        self.module = module
+        self.aliases = aliases
+        self.device = device
+        self.notes: list[str] = []
+
+    def get(self, name: str) -> Any:
+        """Return the module-level definition ``name`` (or an accepted alias of it)."""
+        namespace = vars(self.module)
+        if name in namespace:
+            return namespace[name]
+        for alias in self.aliases.get(name, []):
+            if alias in namespace:
+                note = f"Found `{alias}` and used it as `{name}` (the name the assignment asks for)."
+                if note not in self.notes:
+                    self.notes.append(note)
+                return namespace[alias]
+        public = [key for key in namespace if not key.startswith("__")]
+        close = difflib.get_close_matches(name, public, n=1, cutoff=0.6)
+        if close:
+            hint = f"Did you mean `{close[0]}`? Rename it to `{name}`: the grader looks for that exact name."
+        else:
+            hint = f"Define `{name}` at the top level of your file (not inside another function or class)."
+        raise MissingDefinition(f"Your submission does not define `{name}`.", hint)
+
+    def cls(self, name: str, methods: tuple[str, ...] = ()) -> type:
+        """Return class ``name`` after checking that it defines each of ``methods`` itself."""
+        found = self.get(name)
+        if not isinstance(found, type):
+            raise MissingDefinition(
+                f"`{name}` should be a class, but your submission defines it as a {type(found).__name__}.",
+                f"Write `class {name}(...):`.",
+            )
+        for method in methods:
+            self.require_method(found, name, method)
+        return found
+
+    def require_method(self, klass: type, class_name: str, method: str) -> None:
+        """Raise :class:`MissingDefinition` with a precise hint unless ``klass`` defines ``method``."""
+        own = vars(klass)
+        if method in own:
+            return
+        if any(method in vars(base) for base in klass.__mro__[1:] if base.__module__ == self.module.__name__):
+            return  # inherited from another class of the student's: fine
+        message = f"Your class `{class_name}` has no method `{method}`."
+        if method == "__init__":
+            typo = next((t for t in INIT_TYPOS if t in own), None)
+            if typo:
+                raise MissingDefinition(
+                    f"Your class `{class_name}` defines `{typo}` instead of `__init__`, so Python never calls it.",
+                    "Rename it to `__init__` (two underscores on each side).",
+                )
+        stray = vars(self.module).get(method)
+        if inspect.isfunction(stray):
+            params = list(inspect.signature(stray).parameters)
+            if params[:1] == ["self"]:
+                raise MissingDefinition(
+                    f"`{method}` is defined at the top level of your file, outside class `{class_name}`.",
+                    f"Indent `def {method}(self, ...)` so it sits inside `class {class_name}`.",
+                )
+        close = difflib.get_close_matches(method, [k for k in own if not k.startswith("__")], n=1, cutoff=0.6)
+        if close:
+            raise MissingDefinition(message, f"Did you mean `{close[0]}`? Rename it to `{method}`.")
+        raise MissingDefinition(message, f"Add `def {method}(self, ...)` inside `class {class_name}`.")
+
+    def function(self, name: str) -> Any:
+        """Return a module-level function (or callable) ``name``."""
+        found = self.get(name)
+        if not callable(found):
+            raise MissingDefinition(
+                f"`{name}` should be a function, but it is a {type(found).__name__}.", f"Write `def {name}(...):`."
+            )
+        return found
+
+
+def observe(value: Any) -> dict[str, Any]:
+    """Describe ``value`` as plain data: a tensor's values, dtype, device, shape and autograd state."""
+    if isinstance(value, torch.Tensor):
+        data = value.detach().to("cpu").as_subclass(torch.Tensor).clone()
+        return {
+            "type": "Parameter" if isinstance(value, torch.nn.Parameter) else "Tensor",
+            "tensor": data,
+            "dtype": str(value.dtype).replace("torch.", ""),
+            "device": str(value.device),
+            "shape": list(value.shape),
+            "requires_grad": bool(value.requires_grad),
+            "is_leaf": bool(value.is_leaf),
+            "grad_fn": type(value.grad_fn).__name__ if value.grad_fn is not None else None,
+        }
+    if isinstance(value, bool | int | float):
+        return {"type": type(value).__name__, "number": float(value)}
+    if value is None:
+        return {"type": "None"}
+    text = repr(value)
+    return {"type": type(value).__name__, "repr": text if len(text) <= 300 else text[:300] + "..."}
+
+
+def unregistered_tensors(module: torch.nn.Module) -> list[dict[str, str]]:
+    """Tensors, and lists or dicts of tensors or modules, held by ``module`` but not registered with it."""
+    found: list[dict[str, str]] = []
+    for owner_name, owner in module.named_modules():
+        for attr, value in vars(owner).items():
+            if attr.startswith("_"):
+                continue
+            where = f"{owner_name}.{attr}" if owner_name else attr
+            if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
+                found.append({"name": where, "what": "a plain tensor, not an nn.Parameter"})
+            elif isinstance(value, list | tuple) and value and all(
+                isinstance(v, torch.Tensor | torch.nn.Module) for v in value
+            ):
+                kind = "modules" if isinstance(value[0], torch.nn.Module) else "tensors"
+                fix = "nn.ModuleList" if kind == "modules" else "nn.ParameterList"
+                found.append({"name": where, "what": f"a Python {type(value).__name__} of {kind}; use {fix}"})
+            elif isinstance(value, dict) and value and all(
+                isinstance(v, torch.Tensor | torch.nn.Module) for v in value.values()
+            ):
+                found.append({"name": where, "what": "a Python dict of tensors; use nn.ParameterDict"})
+    return found

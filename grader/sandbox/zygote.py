@@ -1,0 +1,118 @@
+"""The zygote: a clean process that forks one sandbox per submission.
+
+Why a zygote: importing torch costs about 1.5 s, so a fresh interpreter per sandbox is too slow, and
+forking the judge itself is unsafe once the judge has computed with torch (libgomp's thread pool does
+not survive ``fork``; see NOTES.md). The zygote is forked from the judge right after ``import torch``
+and before any tensor arithmetic, and then does nothing but fork: every sandbox starts warm, in a few
+milliseconds, from a process that has never computed, touched CUDA or seen student code.
+
+The zygote never runs student code either; only its children do (see :mod:`grader.sandbox.child`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from grader.sandbox.limits import set_parent_death_signal
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a sandbox process ended."""
+
+    code: int | None
+    signal: int | None
+
+    def describe(self) -> str:
+        """Plain words for a report: 'exited with status 3', 'was killed by SIGKILL'."""
+        if self.signal is not None:
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"was killed by {name}"
+        return f"exited with status {self.code}"
+
+
+class Zygote:
+    """Judge-side handle of the zygote process."""
+
+    def __init__(self) -> None:
+        """Fork the zygote now. Call this after ``import torch`` and before any torch computation."""
+        judge_sock, zygote_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            code = 0
+            try:
+                judge_sock.close()
+                _serve(zygote_sock)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        zygote_sock.close()
+        self.pid = pid
+        self._sock = judge_sock
+
+    def spawn(self, config: dict[str, Any], channel_fd: int, log_fd: int) -> int:
+        """Fork a sandbox that talks on ``channel_fd`` and prints to ``log_fd``; returns its pid."""
+        socket.send_fds(self._sock, [json.dumps({"op": "spawn", "config": config}).encode()], [channel_fd, log_fd])
+        reply = json.loads(self._sock.recv(65536))
+        return int(reply["pid"])
+
+    def wait(self, pid: int) -> ExitStatus:
+        """Wait for a sandbox to end and return how it ended."""
+        self._sock.send(json.dumps({"op": "wait", "pid": pid}).encode())
+        reply = json.loads(self._sock.recv(65536))
+        return ExitStatus(code=reply["code"], signal=reply["signal"])
+
+    def close(self) -> None:
+        """Stop the zygote (it exits when its socket closes) and reap it."""
+        try:
+            self._sock.close()
+            os.waitpid(self.pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+
+def _serve(sock: socket.socket) -> None:
+    """The zygote's loop: fork sandboxes and report how they ended, until the judge goes away."""
+    set_parent_death_signal()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle
+    finished: dict[int, tuple[int | None, int | None]] = {}
+    while True:
+        message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
+        if not message:
+            return
+        request = json.loads(message)
+        if request["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                from grader.sandbox.child import run_sandbox
+
+                run_sandbox(fds[0], fds[1], request["config"])  # never returns
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "wait":
+            pid = int(request["pid"])
+            if pid not in finished:
+                try:
+                    _, status = os.waitpid(pid, 0)
+                    finished[pid] = _decode(status)
+                except ChildProcessError:
+                    finished[pid] = (None, None)
+            code, sig = finished.pop(pid)
+            sock.send(json.dumps({"code": code, "signal": sig}).encode())
+
+
+def _decode(status: int) -> tuple[int | None, int | None]:
+    if os.WIFSIGNALED(status):
+        return None, os.WTERMSIG(status)
+    return os.WEXITSTATUS(status), None
