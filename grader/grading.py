@@ -194,7 +194,7 @@ class _Run:
             dep = by_id[dep_id]
             devices = [device] if dep.per_device and device else (self.grader.tested if dep.per_device else [None])
             if any(self.outcomes.get((dep_id, d)) != "passed" for d in devices):
-                return f"Not run because \"{dep.name}\" did not pass: fix that first."
+                return f"Not run because check `{dep.id}` did not pass: fix that first."
         if time.monotonic() >= self.deadline:
             return f"Not run: grading this submission used up its time limit of {self.limits.timeout:g} s."
         return None

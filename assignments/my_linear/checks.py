@@ -41,7 +41,7 @@ def builds(ctx: Context) -> None:
 
 @check(points=2, hint=REGISTER_HINT, depends=[builds])
 def parameters_registered(ctx: Context) -> None:
-    """Weights (in_features, out_features) and bias (out_features,) are registered nn.Parameters."""
+    """weights (in_features, out_features) and bias (out_features,) are registered nn.Parameters."""
     info = _structure(ctx)
     params = {p["name"]: p for p in info["parameters"]}
     unregistered = info["unregistered"]
@@ -189,5 +189,7 @@ def optimizer(ctx: Context) -> None:
     xd = x.float().double()
     expected_w = before_w - lr * xd.sum(0).unsqueeze(1).expand(IN, OUT)
     expected_b = before_b - lr * xd.shape[0]
-    expect_close(obs["after"]["weights"], expected_w, "weights after one SGD step")
-    expect_close(obs["after"]["bias"], expected_b, "bias after one SGD step")
+    for name, before, expected in (("weights", before_w, expected_w), ("bias", before_b, expected_b)):
+        stuck = f"`{name}` did not move: no gradient reached it. Is it used in forward, without .data or .detach()?"
+        mistakes = {"unchanged": (before, stuck)}
+        expect_close(obs["after"][name], expected, f"{name} after one SGD step", mistakes=mistakes)

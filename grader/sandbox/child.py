@@ -139,7 +139,7 @@ class _Server:
         assert self.student is not None and self.probes is not None
         device = torch.device(request["device"])
         self.student.device = device
-        setattr(self.student.module, "device", device)  # the assignment's module-level `device`, rebound
+        self.student.module.device = device  # the assignment's module-level `device`, rebound
         self.student.notes.clear()
         set_precision()
         torch.manual_seed(int(request.get("seed", 0)))

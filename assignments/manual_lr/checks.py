@@ -1,0 +1,189 @@
+"""Judge side of manual_lr: expectations come from formulas and from autograd, computed here in float64."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grader.check import CheckFailed, Context, check
+from grader.compare import describe_observation, expect_close, require_tensor
+
+TITLE = "Logistic regression without autograd: forward, hand-written backward, optimize"
+ALIASES = {"LR": ["LogisticRegression", "Lr"]}
+
+DIM, M = 3, 8
+AUTOGRAD_HINT = (
+    "backward must compute the gradients by hand with the formulas dw = (1/m) x (yhat - y)^T and "
+    "db = (1/m) sum(yhat - y): no loss.backward(), torch.autograd.grad or requires_grad."
+)
+
+
+def _scalar(obs: Any, what: str) -> torch.Tensor:
+    """A one-value tensor as a 0-d tensor (shape () is asked for; (1,) and (1, 1) are accepted)."""
+    t = require_tensor(obs, what)
+    if t.numel() != 1:
+        raise CheckFailed(f"{what} to be a scalar (one value)", f"shape {tuple(t.shape)}",
+                          "Sum over the samples so that a single number remains (torch.sum(...)).")
+    return t.reshape(())
+
+
+def _scalar_obs(obs: dict[str, Any], what: str) -> dict[str, Any]:
+    return {**obs, "tensor": _scalar(obs, what), "shape": []}
+
+
+@check(points=1, hint="Define class LR(nn.Module) with __init__, forward, backward and optimize, as in the notes.")
+def builds(ctx: Context) -> None:
+    """LR(dim) builds, with the methods forward, backward and optimize."""
+    ctx.probe("initial_state", dim=DIM)
+
+
+@check(points=2, per_device=True, depends=[builds],
+       hint="In __init__: w = torch.zeros(dim, 1), b = torch.scalar_tensor(0), grads = {'dw': zeros like w, "
+            "'db': scalar 0}, all float32 and created on the module-level `device`.")
+def initial_state(ctx: Context) -> None:
+    """LR(dim) starts with w = zeros (dim, 1), b = 0, grads {'dw', 'db'} of zeros and lr = 0.01, on the device."""
+    obs = ctx.probe("initial_state", dim=DIM)
+    device_hint = ("Create every tensor with device=device (the module-level variable the grader sets), "
+                   "not on a hard-coded device.")
+    expect_close(obs["w"], torch.zeros(DIM, 1), f"w of LR({DIM})", dtype="float32", device=ctx.device,
+                 hint=device_hint)
+    expect_close(_scalar_obs(obs["b"], "b"), torch.tensor(0.0), "b", dtype="float32", device=ctx.device)
+    if obs["grads_type"] != "dict" or sorted(obs["grads"]) != ["db", "dw"]:
+        raise CheckFailed("grads to be a dict with keys 'dw' and 'db'",
+                          f"a {obs['grads_type']} with keys {sorted(obs['grads'])}",
+                          "self.grads = {'dw': torch.zeros(dim, 1), 'db': torch.scalar_tensor(0)}")
+    expect_close(obs["grads"]["dw"], torch.zeros(DIM, 1), "grads['dw']", dtype="float32", device=ctx.device)
+    expect_close(_scalar_obs(obs["grads"]["db"], "grads['db']"), torch.tensor(0.0), "grads['db']",
+                 device=ctx.device)
+    expect_close(_scalar_obs(obs["lr"], "lr"), torch.tensor(0.01), "lr (the default learning rate)",
+                 device=ctx.device, hint="Keep the learning rate argument: self.lr = lr (moved to device).")
+
+
+def _logistic_case(ctx: Context, m: int = M) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    w = ctx.randn(DIM, 1).float().double()
+    b = (ctx.randn(()) + 0.75).float().double()  # well away from zero, so a forgotten bias shows
+    x = ctx.randn(DIM, m).float().double()
+    return w, b, x
+
+
+@check(points=2, per_device=True, depends=[builds],
+       hint="forward(x) = sigmoid(w.T @ x + b), with x of shape (dim, m) and a result of shape (1, m).")
+def forward(ctx: Context) -> None:
+    """forward(x) returns sigmoid(w.T @ x + b), of shape (1, m), for non-zero w and b."""
+    w, b, x = _logistic_case(ctx)
+    obs = ctx.probe("forward", dim=DIM, w=w, b=b, x=x)
+    z = w.T @ x + b
+    expect_close(
+        obs, torch.sigmoid(z), "forward(x)", dtype="float32", device=ctx.device,
+        mistakes={
+            "no_bias": (torch.sigmoid(w.T @ x), "The bias is left out: forward must compute sigmoid(w.T @ x + b)."),
+            "no_sigmoid": (z, "The sigmoid is missing: forward returns w.T @ x + b, not probabilities."),
+            "sign": (torch.sigmoid(-z), "The sign is flipped: sigmoid(z) = 1 / (1 + exp(-z))."),
+        },
+    )
+
+
+@check(points=1, per_device=True, depends=[builds],
+       hint="Write sigmoid(z) = 1 / (1 + torch.exp(-z)); exp(z) / (1 + exp(z)) overflows to inf/inf = NaN.")
+def sigmoid_stable(ctx: Context) -> None:
+    """sigmoid(z) is right and stays finite for |z| up to 1000."""
+    z = torch.tensor([[-1000.0, -100.0, -20.0, -1.0, 0.0, 0.5, 20.0, 100.0, 1000.0]], dtype=torch.float64)
+    obs = ctx.probe("sigmoid", z=z)
+    expect_close(obs, torch.sigmoid(z), "sigmoid(z) for z = [-1000, -100, -20, -1, 0, 0.5, 20, 100, 1000]",
+                 device=ctx.device)
+
+
+def _backward_case(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x, yhat, y and autograd's gradients (dw, db) of the mean binary cross-entropy, in float64."""
+    w, b, x = _logistic_case(ctx)
+    y = (torch.rand(1, M, generator=ctx.generator) > 0.5).double()
+    w.requires_grad_(True)
+    b.requires_grad_(True)
+    yhat = torch.sigmoid(w.T @ x + b)
+    loss = torch.nn.functional.binary_cross_entropy(yhat, y)
+    dw, db = torch.autograd.grad(loss, [w, b])
+    return x, yhat.detach().float().double(), y, dw, db
+
+
+def _judge_backward(ctx: Context, obs: dict[str, Any], dw: torch.Tensor, db: torch.Tensor) -> None:
+    if obs["grads_type"] != "dict":
+        raise CheckFailed("self.grads to be a dict after backward", f"a {obs['grads_type']}",
+                          "Store the results in the dict: self.grads['dw'] = ..., self.grads['db'] = ...")
+    expect_close(obs["dw"], dw, "grads['dw'] after backward(x, yhat, y)", device=ctx.device, batch=M, features=DIM,
+                 hint="dw = (1/m) * x @ (yhat - y).T, of shape (dim, 1).")
+    expect_close(_scalar_obs(obs["db"], "grads['db']"), db, "grads['db'] after backward(x, yhat, y)",
+                 device=ctx.device, batch=M, features=DIM, hint="db = (1/m) * sum(yhat - y), a scalar.")
+
+
+@check(points=2, per_device=True, depends=[builds], hint=AUTOGRAD_HINT)
+def backward(ctx: Context) -> None:
+    """backward(x, yhat, y) stores autograd's gradient of the mean binary cross-entropy in grads['dw'], grads['db']."""
+    x, yhat, y, dw, db = _backward_case(ctx)
+    obs = ctx.probe("backward", dim=DIM, x=x, yhat=yhat, y=y, autograd_off=False)
+    _judge_backward(ctx, obs, dw, db)
+
+
+@check(points=1, per_device=True, depends=[backward], hint=AUTOGRAD_HINT)
+def backward_without_autograd(ctx: Context) -> None:
+    """backward works with autograd switched off (under torch.no_grad()) and never calls autograd."""
+    x, yhat, y, dw, db = _backward_case(ctx)
+    obs = ctx.probe("backward", dim=DIM, x=x, yhat=yhat, y=y, autograd_off=True)
+    if obs["autograd"]:
+        raise CheckFailed("a hand-written backward that does not call autograd",
+                          f"calls to {', '.join(sorted(set(obs['autograd'])))}", AUTOGRAD_HINT)
+    _judge_backward(ctx, obs, dw, db)
+
+
+@check(points=1, per_device=True, depends=[builds],
+       hint="optimize() must do one gradient-descent step: self.w = self.w - self.lr * self.grads['dw'], "
+            "and the same for b with grads['db'].")
+def optimize(ctx: Context) -> None:
+    """optimize() takes one step: w - lr * dw and b - lr * db."""
+    w, b, _ = _logistic_case(ctx)
+    dw, db, lr = ctx.randn(DIM, 1).float().double(), ctx.randn(()).float().double(), 0.1
+    obs = ctx.probe("optimize", dim=DIM, w=w, b=b, dw=dw, db=db, lr=lr)
+    lr32 = torch.tensor(lr, dtype=torch.float32).double()
+    expect_close(
+        obs["w"], w - lr32 * dw, "w after optimize()", dtype="float32", device=ctx.device,
+        mistakes={
+            "ascent": (w + lr32 * dw, "w moved uphill: subtract the gradient (w - lr * dw), do not add it."),
+            "no_lr": (w - dw, "The learning rate is missing: w - lr * dw."),
+            "unchanged": (w, "w did not change: assign the result back, self.w = self.w - self.lr * ..."),
+        },
+    )
+    expect_close(
+        _scalar_obs(obs["b"], "b"), b - lr32 * db, "b after optimize()", device=ctx.device,
+        mistakes={
+            "ascent": (b + lr32 * db, "b moved uphill: subtract the gradient (b - lr * db)."),
+            "unchanged": (b, "b did not change: assign the result back, self.b = self.b - self.lr * ..."),
+        },
+    )
+
+
+def _separable(ctx: Context, m: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes split by a random plane, with a margin, as x (dim, m) and y (1, m)."""
+    direction = ctx.randn(DIM, 1)
+    direction /= direction.norm()
+    x = ctx.randn(DIM, m)
+    side = (direction.T @ x).squeeze(0)
+    x = x + direction * (0.5 * torch.sign(side))  # push every point 0.5 away from the plane
+    y = (side > 0).double().unsqueeze(0)
+    return x.float().double(), y
+
+
+@check(points=2, per_device=True, depends=[forward, backward, optimize],
+       hint="Training repeats forward, backward and optimize; if each passes on its own, look for state that is "
+            "not updated between steps (e.g. optimize using stale gradients).")
+def learns(ctx: Context) -> None:
+    """Training with forward / backward / optimize separates a linearly separable data set (>= 95% accuracy)."""
+    x, y = _separable(ctx)
+    obs = ctx.probe("train", x=x, y=y, lr=0.5, epochs=300)
+    w = require_tensor(obs["w"], "w after training").double().reshape(DIM, 1)
+    b = _scalar(obs["b"], "b after training").double()
+    accuracy = float(((w.T @ x + b > 0).double() == y).double().mean())
+    if not accuracy >= 0.95:
+        raise CheckFailed(
+            "at least 95% training accuracy after 300 steps with lr = 0.5 on separable data",
+            f"{accuracy:.1%} (final w = {describe_observation(obs['w'])}, b = {float(b):.4g})",
+        )

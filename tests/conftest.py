@@ -1,0 +1,61 @@
+"""Shared helpers: run the real `grader` CLI in a subprocess and read what it says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ZOO = ROOT / "tests" / "zoo"
+
+
+@dataclass
+class Run:
+    """One finished `grader` command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def run_grader(*args: str | Path, timeout: float = 240, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Run:
+    """Run `python -m grader ARGS` as a user would, from the repository root."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", *map(str, args)],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def check_json(assignment: str, submission: str | Path, *extra: str) -> tuple[Run, dict[str, Any]]:
+    """`grader check ASSIGNMENT SUBMISSION --format json --seed 7`, parsed (fails the test on exit 2)."""
+    run = run_grader("check", assignment, submission, "--format", "json", "--seed", "7", *extra)
+    assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
+    return run, run.json()
+
+
+def failed_ids(doc: dict[str, Any]) -> set[str]:
+    """Ids of checks that did not earn their points (skipped-for-absent-device entries are worth 0)."""
+    return {c["id"] for c in doc["checks"] if c["score"] < c["max_score"]}
+
+
+def check_by_id(doc: dict[str, Any], check_id: str) -> dict[str, Any]:
+    return next(c for c in doc["checks"] if c["id"] == check_id)
+
+
+@pytest.fixture(scope="session")
+def schema() -> dict[str, Any]:
+    run = run_grader("schema")
+    assert run.returncode == 0
+    return json.loads(run.stdout)
