@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    for name, command in COMMANDS.items():  # warm the page cache once
+    for command in COMMANDS.values():  # warm the page cache once
         timed(command)
     for _ in range(args.rounds):
         for name, command in COMMANDS.items():
