@@ -135,6 +135,7 @@ class Context:
             args=args,
             seed=int.from_bytes(digest[:4], "big"),
             deadline=self.deadline,
+            doing=f"check `{self.check_id}`" + (f" on {self.device}" if self.device else ""),
         )
         for note in notes:
             if note not in self.notes:

@@ -216,7 +216,8 @@ class _Run:
             status, score, message, hint = "failed", 0.0, failed.message, failed.hint or check.hint
         except StudentRaised as raised:
             status, score = "failed", 0.0
-            message, hint = _raised_message(raised.info), raised.info.get("hint") or check.hint
+            message = _raised_message(raised.info)
+            hint = raised.info.get("hint") or _raised_hint(raised.info, self.limits) or check.hint
         except SandboxLost as lost:
             status, score, message = ("timeout" if lost.kind == "timeout" else "error"), 0.0, str(lost)
             hint = (
@@ -272,6 +273,24 @@ def _absent(device: str | None) -> str:
 
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
+
+
+def _raised_hint(info: dict[str, Any], limits: Limits) -> str | None:
+    """A hint for exceptions whose cause is clear whatever the check was."""
+    kind, text = str(info.get("type")), str(info.get("message"))
+    if kind == "NotImplementedError":
+        return "This part is not written yet: replace the `raise NotImplementedError` with your code."
+    if kind == "SystemExit":
+        return "Do not call sys.exit() or exit() in graded code: return a value instead."
+    if kind == "MemoryError" or "can't allocate memory" in text or "out of memory" in text:
+        return (f"Your code asked for more memory than the sandbox allows ({limits.memory_bytes >> 20} MiB). "
+                "Look for a huge tensor or a list that keeps growing.")
+    if "not compiled with CUDA" in text or "no NVIDIA driver" in text or "CUDA driver" in text:
+        return ("Your code uses CUDA where none is available: do not hard-code .cuda() or device='cuda'; use the "
+                "module-level `device`, or the device of the inputs.")
+    if kind == "RecursionError":
+        return "A function calls itself without end: look for forward calling self(...) or itself."
+    return None
 
 
 def _raised_message(info: dict[str, Any]) -> str:

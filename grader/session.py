@@ -20,7 +20,7 @@ from typing import Any
 
 from grader.channel import BoundedLog, ChannelClosed, ChannelTimeout, ChannelTooLarge, JudgeEnd
 from grader.protocol import MAX_REPLY_BYTES, ProtocolError, decode_reply
-from grader.sandbox.zygote import ExitStatus, Zygote
+from grader.sandbox.zygote import ExitStatus, Zygote, ZygoteLost
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class SandboxSession:
             "cell_seconds": self.limits.cell_seconds,
             "seed": self.seed,
         }
-        reply = self._exchange(request, min(deadline, time.monotonic() + self.limits.load_seconds), "loading")
+        reply = self._exchange(request, min(deadline, time.monotonic() + self.limits.load_seconds), "loading your file")
         if reply["kind"] != "loaded":
             raise SandboxLost("crashed", f"the sandbox failed while loading: {reply.get('message')}")
         self.load_report = LoadReport(
@@ -107,13 +107,13 @@ class SandboxSession:
         return self.load_report
 
     def probe(
-        self, name: str, *, device: str, args: dict[str, Any], seed: int, deadline: float
+        self, name: str, *, device: str, args: dict[str, Any], seed: int, deadline: float, doing: str = ""
     ) -> tuple[Any, list[str]]:
         """Run probe ``name`` in the sandbox (restarting it if a previous check lost it)."""
         if self._pid is None:
             self.start(deadline)
         request = {"op": "probe", "probe": name, "device": device, "args": args, "seed": seed}
-        reply = self._exchange(request, deadline, f"running `{name}`")
+        reply = self._exchange(request, deadline, doing or f"running `{name}`")
         if reply["kind"] == "raised":
             raise StudentRaised(reply)
         if reply["kind"] != "result":
@@ -136,6 +136,11 @@ class SandboxSession:
         }
         try:
             self._pid = self.zygote.spawn(config, sandbox_sock.fileno(), log_w)
+        except ZygoteLost:
+            judge_sock.close()
+            os.close(log_r)
+            message = "The grader could not start a sandbox: an earlier one killed its launcher."
+            raise SandboxLost("crashed", message) from None
         finally:
             sandbox_sock.close()
             os.close(log_w)
@@ -152,11 +157,11 @@ class SandboxSession:
         except ChannelTimeout:
             self.stop(kill=True)
             raise SandboxLost(
-                "timeout", f"Your code did not finish {doing} within {time.monotonic() - started:.1f} s."
+                "timeout", f"Your code did not finish within {time.monotonic() - started:.1f} s ({doing})."
             ) from None
         except ChannelClosed:
             status = self.stop(kill=True)
-            message = f"Your code ended the grader's sandbox while {doing}: it {_why(status)}."
+            message = f"Your code ended the grader's sandbox ({doing}): it {_why(status)}."
             raise SandboxLost("crashed", message) from None
         except (ChannelTooLarge, ProtocolError) as exc:
             self.stop(kill=True)
@@ -181,11 +186,14 @@ class SandboxSession:
             except (ProcessLookupError, PermissionError):
                 pass
         status: ExitStatus | None = None
-        if not kill:
-            # Give a polite exit a moment, then make sure: nothing of the group may outlive grading.
-            status = _wait_with_kill(self.zygote, pid, grace=1.0)
-        else:
-            status = self.zygote.wait(pid)
+        try:
+            if not kill:
+                # Give a polite exit a moment, then make sure: nothing of the group may outlive grading.
+                status = _wait_with_kill(self.zygote, pid, grace=1.0)
+            else:
+                status = self.zygote.wait(pid)
+        except ZygoteLost:
+            status = None  # the sandbox died with its launcher (parent-death signal)
         try:
             os.killpg(pid, signal.SIGKILL)  # children the sandbox may have left behind
         except (ProcessLookupError, PermissionError):

@@ -21,6 +21,10 @@ from typing import Any
 from grader.sandbox.limits import set_parent_death_signal
 
 
+class ZygoteLost(OSError):
+    """The zygote is gone (killed by a sandbox, or by the system); no sandbox can be started from it."""
+
+
 @dataclass(frozen=True)
 class ExitStatus:
     """How a sandbox process ended."""
@@ -61,15 +65,21 @@ class Zygote:
 
     def spawn(self, config: dict[str, Any], channel_fd: int, log_fd: int) -> int:
         """Fork a sandbox that talks on ``channel_fd`` and prints to ``log_fd``; returns its pid."""
-        socket.send_fds(self._sock, [json.dumps({"op": "spawn", "config": config}).encode()], [channel_fd, log_fd])
-        reply = json.loads(self._sock.recv(65536))
-        return int(reply["pid"])
+        message = json.dumps({"op": "spawn", "config": config}).encode()
+        try:
+            socket.send_fds(self._sock, [message], [channel_fd, log_fd])
+            return int(json.loads(self._sock.recv(65536))["pid"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ZygoteLost(f"the sandbox launcher is gone ({exc})") from None
 
     def wait(self, pid: int) -> ExitStatus:
         """Wait for a sandbox to end and return how it ended."""
-        self._sock.send(json.dumps({"op": "wait", "pid": pid}).encode())
-        reply = json.loads(self._sock.recv(65536))
-        return ExitStatus(code=reply["code"], signal=reply["signal"])
+        try:
+            self._sock.send(json.dumps({"op": "wait", "pid": pid}).encode())
+            reply = json.loads(self._sock.recv(65536))
+            return ExitStatus(code=reply["code"], signal=reply["signal"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ZygoteLost(f"the sandbox launcher is gone ({exc})") from None
 
     def close(self) -> None:
         """Stop the zygote (it exits when its socket closes) and reap it."""
