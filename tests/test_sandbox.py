@@ -36,7 +36,7 @@ def test_os_exit_at_import_is_a_crash_with_the_reason() -> None:
 
 def test_sys_exit_in_forward_fails_only_the_checks_that_call_it() -> None:
     run, doc = check_json("my_linear", HOSTILE / "sys_exit_in_forward.py", "--device", "cpu")
-    assert doc["status"] == "graded"
+    assert run.returncode == 1 and doc["status"] == "graded"
     forward = check_by_id(doc, "forward[cpu]")
     assert forward["status"] == "failed"
     assert "SystemExit" in forward["message"] and "sys_exit_in_forward.py, line 15" in forward["message"]
@@ -46,7 +46,7 @@ def test_sys_exit_in_forward_fails_only_the_checks_that_call_it() -> None:
 
 def test_memory_hog_is_stopped_by_the_memory_limit() -> None:
     run, doc = check_json("my_linear", HOSTILE / "memory_hog_forward.py", "--device", "cpu")
-    assert doc["status"] == "graded"
+    assert run.returncode == 1 and doc["status"] == "graded"
     assert any(layer.startswith("memory") for layer in doc["environment"]["isolation"])
     forward = check_by_id(doc, "forward[cpu]")
     assert forward["status"] in ("failed", "error")

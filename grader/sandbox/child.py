@@ -139,7 +139,8 @@ class _Server:
         assert self.student is not None and self.probes is not None
         device = torch.device(request["device"])
         self.student.device = device
-        self.student.module.device = device  # the assignment's module-level `device`, rebound
+        # the assignment's module-level `device`, rebound to the device under test
+        self.student.module.device = device  # type: ignore[attr-defined]
         self.student.notes.clear()
         set_precision()
         torch.manual_seed(int(request.get("seed", 0)))
