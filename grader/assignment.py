@@ -85,22 +85,32 @@ def assignment_names(root: Path | None = None) -> list[str]:
     return sorted(p.parent.name for p in (root / "assignments").glob("*/checks.py"))
 
 
-def load_assignment(name: str, root: Path | None = None) -> Assignment:
-    """Read assignment ``name``'s declarations; raises :class:`UnknownAssignment` with a suggestion."""
+def require_assignment(name: str, root: Path | None = None) -> None:
+    """Raise :class:`UnknownAssignment` (with a suggestion) unless ``name`` exists; imports nothing."""
     root = root or course_root()
-    return _load(name, root)
-
-
-@cache
-def _load(name: str, root: Path) -> Assignment:
-    folder = root / "assignments" / name
-    if not (folder / "checks.py").is_file():
+    if not (root / "assignments" / name / "checks.py").is_file():
         known = assignment_names(root)
         close = difflib.get_close_matches(name, known, n=1)
         suggestion = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownAssignment(
             f"unknown assignment '{name}'.{suggestion} Known: {', '.join(known) or 'none'} (in {root / 'assignments'})"
         )
+
+
+def load_assignment(name: str, root: Path | None = None) -> Assignment:
+    """Read assignment ``name``'s declarations; raises :class:`UnknownAssignment` with a suggestion.
+
+    This imports the assignment's checks into this process: a grader must fork its zygote first, so
+    that no sandbox starts with the (possibly hidden) checks in its memory.
+    """
+    root = root or course_root()
+    require_assignment(name, root)
+    return _load(name, root)
+
+
+@cache
+def _load(name: str, root: Path) -> Assignment:
+    folder = root / "assignments" / name
     module = _import(folder / "checks.py", f"grader_assignments.{name}.checks")
     checks = tuple(value for value in vars(module).values() if isinstance(value, Check))
     ids = {c.id for c in checks}

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader import __version__
-from grader.assignment import UnknownAssignment, assignment_names, course_root, load_assignment
+from grader.assignment import (
+    UnknownAssignment,
+    assignment_names,
+    course_root,
+    load_assignment,
+    require_assignment,
+)
 
 EXIT_FULL, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
 
@@ -123,7 +129,7 @@ def cmd_check(
     show_output: bool = False,
 ) -> int:
     """Grade one submission and print (or write) the report; returns the exit status."""
-    assignment = load_assignment(assignment_name)
+    require_assignment(assignment_name)
     if not submission.exists():
         raise UsageError(f"{submission}: no such file")
     if submission.is_dir():
@@ -140,7 +146,8 @@ def cmd_check(
     except DeviceUnavailable as exc:
         raise UsageError(str(exc)) from None
     try:
-        result = grader.grade(assignment, submission)
+        # Loaded only now, after the zygote was forked: sandboxes never hold the checks in memory.
+        result = grader.grade(load_assignment(assignment_name), submission)
     finally:
         grader.close()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from grader.assignment import Assignment, assignment_names, load_assignment
+from grader.assignment import Assignment, assignment_names, load_assignment, require_assignment
 from grader.results import Result
 
 
@@ -59,12 +59,16 @@ def validate(names: list[str] | None = None, *, device: str = "auto") -> int:
     """Validate the assignments ``names`` (default: all); prints a line each and returns the exit status."""
     from grader.grading import Grader, Options
 
-    assignments = [load_assignment(name) for name in (names or assignment_names())]
-    if not assignments:
+    names = names or assignment_names()
+    for name in names:
+        require_assignment(name)
+    if not names:
         print("grader validate: no assignments found", file=sys.stderr)
         return 2
     failed = 0
     with Grader(Options(device=device, seed=0)) as grader:
+        # Loaded only now, after the zygote was forked: sandboxes never hold the checks in memory.
+        assignments = [load_assignment(name) for name in names]
         print(f"devices: {', '.join(grader.tested)}")
         for assignment in assignments:
             problems = validate_assignment(grader, assignment)

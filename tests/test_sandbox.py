@@ -113,3 +113,9 @@ def test_network_is_unreachable_from_the_sandbox() -> None:
         assert "no network" in doc["log"]
     else:  # a machine without network namespaces must not claim the layer
         assert "connected" in doc["log"]
+
+
+def test_checks_are_not_in_the_sandbox_memory() -> None:
+    run, doc = check_json("my_linear", HOSTILE / "snoop_memory.py")
+    assert run.returncode == 0
+    assert "SNOOPED [] 0" in doc["log"]
