@@ -68,7 +68,8 @@ def make_course(root: Path) -> Path:
     (folder / "probes.py").write_text(PROBES)
     (folder / "statement.md").write_text("# Double it\n")
     (root / "reference").mkdir()
-    (root / "reference" / "tiny.py").write_text("def double(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n")
+    reference = "def double(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n"
+    (root / "reference" / "tiny.py").write_text(reference)
     (root / "twice.py").write_text(SUBMISSION)
     return root
 
