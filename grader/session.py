@@ -89,7 +89,7 @@ class SandboxSession:
         self._spawn()
         request = {
             "op": "load",
-            "probes_path": str(self.probes_path),
+            "probes_path": str(self.probes_path.resolve()),
             "module_name": self.module_name,
             "cells": self.cells,
             "aliases": self.aliases,
@@ -99,8 +99,15 @@ class SandboxSession:
         reply = self._exchange(request, min(deadline, time.monotonic() + self.limits.load_seconds), "loading your file")
         if reply["kind"] != "loaded":
             raise SandboxLost("crashed", f"the sandbox failed while loading: {reply.get('message')}")
+        if self.load_report is not None:
+            return self.load_report  # a restart after a lost check: the first load's report stands
+        errors = list(reply.get("errors") or [])
+        # A restarted sandbox skips the cells that ran out of time the first time: they would only
+        # cost their budget again.
+        slow = {e.get("cell") for e in errors if e.get("kind") == "cell_timeout"}
+        self.cells = [c for c in self.cells if c.get("cell") is None or c["cell"] not in slow]
         self.load_report = LoadReport(
-            errors=list(reply.get("errors") or []),
+            errors=errors,
             isolation=[str(x) for x in reply.get("isolation") or []],
             cuda_name=reply.get("cuda_name"),
         )
