@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from grader import __version__
 from grader.assignment import (
@@ -40,13 +41,20 @@ def _positive(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (SPEC section 4), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     from grader.grading import DEVICE_CHOICES
 
-    parser = argparse.ArgumentParser(prog="grader", description="Grade PyTorch assignments.")
+    parser = _Parser(prog="grader", description="Grade PyTorch assignments.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     listing = commands.add_parser("list", help="list the course's assignments")
     listing.add_argument("--json", action="store_true", help="print JSON instead of text")

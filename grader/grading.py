@@ -285,7 +285,8 @@ def _raised_hint(info: dict[str, Any], limits: Limits) -> str | None:
     if kind == "MemoryError" or "can't allocate memory" in text or "out of memory" in text:
         return (f"Your code asked for more memory than the sandbox allows ({limits.memory_bytes >> 20} MiB). "
                 "Look for a huge tensor or a list that keeps growing.")
-    if "not compiled with CUDA" in text or "no NVIDIA driver" in text or "CUDA driver" in text:
+    cuda_missing = ("not compiled with CUDA", "no NVIDIA driver", "CUDA driver", "No CUDA GPUs are available")
+    if any(words in text for words in cuda_missing):
         return ("Your code uses CUDA where none is available: do not hard-code .cuda() or device='cuda'; use the "
                 "module-level `device`, or the device of the inputs.")
     if kind == "RecursionError":
@@ -294,10 +295,12 @@ def _raised_hint(info: dict[str, Any], limits: Limits) -> str | None:
 
 
 def _raised_message(info: dict[str, Any]) -> str:
-    message = f"Your code raised {info.get('message')}"
     if info.get("type") == "MissingDefinition":
         return str(info.get("message"))
     where = info.get("where")
+    if not where:
+        return f"Using your code failed with {info.get('message')}"
+    message = f"Your code raised {info.get('message')}"
     if where:
         message += f"\n  at {where['file']}, line {where['line']}, in {where['function']}"
         if where.get("code"):

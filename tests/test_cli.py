@@ -11,7 +11,7 @@ import torch
 
 from conftest import ROOT, check_json, run_grader
 
-ASSIGNMENTS = {"my_linear": 10.0, "manual_lr": 12.0}
+ASSIGNMENTS = {"my_linear": 11.0, "manual_lr": 12.0}
 
 
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
@@ -52,10 +52,10 @@ def test_gradescope_format_and_output_file(tmp_path: Path) -> None:
     run = run_grader("check", "my_linear", "reference/my_linear.py", "--format", "gradescope", "--output", out)
     assert run.returncode == 0 and run.stdout == ""
     doc = json.loads(out.read_text())
-    assert doc["score"] == 10.0
+    assert doc["score"] == 11.0
     assert isinstance(doc["execution_time"], float)
     assert {t["status"] for t in doc["tests"]} == {"passed"}
-    assert sum(t["max_score"] for t in doc["tests"]) == 10.0
+    assert sum(t["max_score"] for t in doc["tests"]) == 11.0
     assert all({"name", "score", "max_score", "status", "output", "visibility"} <= set(t) for t in doc["tests"])
 
 
@@ -130,7 +130,7 @@ def test_device_cuda_without_gpu_exits_2_and_all_lists_cuda_as_skipped() -> None
     assert run.returncode == 0
     cuda = [c for c in doc["checks"] if c["device"] == "cuda"]
     assert cuda and all(c["status"] == "skipped" and c["max_score"] == 0 for c in cuda)
-    assert doc["max_score"] == 10.0
+    assert doc["max_score"] == 11.0
 
 
 def test_seed_makes_messages_reproducible() -> None:

@@ -16,7 +16,7 @@ def test_reference_full_marks_on_cpu_and_cuda(name: str) -> None:
     assert run.returncode == 0, [c["message"] for c in doc["checks"] if c["status"] != "passed"]
     devices = {c["device"] for c in doc["checks"]} - {None}
     assert devices == {"cpu", "cuda"}
-    assert doc["max_score"] == {"my_linear": 10.0, "manual_lr": 12.0}[name]
+    assert doc["max_score"] == {"my_linear": 11.0, "manual_lr": 12.0}[name]
 
 
 def test_cuda_only_run_and_hard_coded_cpu_tensors() -> None:

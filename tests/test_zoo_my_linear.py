@@ -2,40 +2,186 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+import jsonschema
 import pytest
+
 from conftest import ZOO, check_by_id, check_json, failed_ids
 
-FULL = 10.0
+FULL = 11.0
+
+ALL_CHECKS = frozenset(
+    {
+        "builds", "stores_sizes", "parameters_registered", "no_bias", "forward[cpu]", "gradients[cpu]",
+        "follows_to[cpu]", "optimizer",
+    }
+)
+#: The checks that need a working forward; what a submission without one loses (its __init__ still counts).
+USES_FORWARD = frozenset({"no_bias", "forward[cpu]", "gradients[cpu]", "follows_to[cpu]", "optimizer"})
+#: A registered-nothing module: everything that looks at parameters() or .to() fails; forward still works.
+UNREGISTERED = frozenset({"parameters_registered", "no_bias", "follows_to[cpu]", "optimizer"})
 
 
 @dataclass(frozen=True)
 class Case:
     file: str
     lost: frozenset[str] = frozenset()  # ids of the checks that must lose their points
-    hints: dict[str, str] = field(default_factory=dict)  # check id -> text its hint must contain
+    # check id -> text (or several texts) its hint or message must contain
+    hints: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)  # check id -> text its hint and message must NOT contain
     status: str = "graded"
+    note: str | None = None  # text one of the document's "notes" must contain
+    error_kinds: frozenset[str] = frozenset()  # kinds the "errors" list must hold (and no others)
 
 
 CASES = [
+    # ---- correct submissions, in different styles: full marks ----
     Case("correct_compact.py"),
+    Case("correct_myliner.py", note="MyLiner"),
+    Case("correct_register_parameter.py"),
+    Case("correct_einsum.py"),
+    Case("correct_matmul_broadcast.py"),
+    Case("correct_params_list_alias.py"),  # a plain list that only references registered parameters
+    Case("correct_notebook.ipynb"),
+    Case("correct_notebook_colab.ipynb", error_kinds=frozenset({"skipped_magic", "import_error"})),
+    Case("correct_notebook_broken_scratch_cell.ipynb", error_kinds=frozenset({"syntax_error"})),
+    # ---- one mistake each ----
     Case(
         "bias_left_out.py",
         lost=frozenset({"forward[cpu]", "gradients[cpu]", "optimizer"}),
         hints={"forward[cpu]": "bias is left out", "gradients[cpu]": "No gradient reaches `bias`"},
     ),
+    Case(
+        "plain_tensors.py",
+        lost=UNREGISTERED,
+        hints={
+            "parameters_registered": ("self.weights is a plain tensor", "self.bias is a plain tensor", "nn.Parameter"),
+            "follows_to[cpu]": "did not move",
+        },
+    ),
+    Case(
+        "python_list_of_tensors.py",
+        lost=UNREGISTERED,
+        hints={"parameters_registered": ("self.params", "nn.ParameterList")},
+    ),
+    Case(
+        "transposed_weights.py",
+        lost=frozenset({"parameters_registered", "no_bias", "forward[cpu]", "gradients[cpu]", "optimizer"}),
+        hints={"parameters_registered": ("shape (3, 5)", "transpose"),
+               "forward[cpu]": "transposed_weights.py, line 18"},
+    ),
+    Case(
+        "data_in_forward.py",
+        lost=frozenset({"gradients[cpu]", "optimizer"}),
+        hints={"gradients[cpu]": ".data", "optimizer": ".data"},
+    ),
+    Case(
+        "detach_weights.py",
+        lost=frozenset({"gradients[cpu]", "optimizer"}),
+        hints={"gradients[cpu]": ("No gradient reaches `weights`", ".detach()"), "optimizer": "`weights` did not move"},
+    ),
+    Case("bias_false_ignored.py", lost=frozenset({"no_bias"}), hints={"no_bias": "self.bias = None"}),
+    Case(
+        "requires_grad_false.py",
+        lost=frozenset({"parameters_registered", "gradients[cpu]", "optimizer"}),
+        hints={"parameters_registered": "requires_grad=False", "gradients[cpu]": "requires_grad"},
+    ),
+    Case(
+        "mm_2d_only.py",
+        lost=frozenset({"forward[cpu]"}),
+        hints={"forward[cpu]": ("mm_2d_only.py, line 17", "torch.mm(x, self.weights)", "(..., in_features)")},
+    ),
+    Case(
+        "notebook_mm_2d_only.ipynb",
+        lost=frozenset({"forward[cpu]"}),
+        hints={"forward[cpu]": ("notebook_mm_2d_only.ipynb [cell 3], line 13", "x.mm(self.weights)")},
+    ),
+    Case(
+        "missing_in_features.py",
+        lost=frozenset({"stores_sizes"}),
+        hints={"stores_sizes": "self.in_features = in_features"},
+    ),
+    Case("foward_typo.py", lost=USES_FORWARD, hints={"forward[cpu]": "Did you mean `foward`"}),
+    Case("forward_outside_class.py", lost=USES_FORWARD, hints={"forward[cpu]": "Indent `def forward(self"}),
+    Case("init_typo_dunder.py", lost=ALL_CHECKS, hints={"builds": "`__init`"}),
+    Case("init_typo_int.py", lost=ALL_CHECKS, hints={"builds": ("`__int__`", "Rename it to `__init__`")}),
+    Case("class_named_linear.py", lost=ALL_CHECKS, hints={"builds": "Did you mean `Linear`"}),
+    Case("class_named_mylinearr.py", lost=ALL_CHECKS, hints={"builds": "Did you mean `MyLinearr`"}),
+    Case(
+        "attribute_typo_in_forward.py",
+        lost=USES_FORWARD,
+        hints={"forward[cpu]": ("attribute_typo_in_forward.py, line 14", "self.weight", "Did you mean `weights`")},
+        absent={"forward[cpu]": "uses the attribute name `weight`"},  # it is the student who uses `weight`
+    ),
+    Case(
+        "raises_in_forward.py",
+        lost=frozenset({"forward[cpu]"}),
+        hints={"forward[cpu]": ("raises_in_forward.py, line 17", "x.view(batch, self.in_features, 1)")},
+    ),
+    Case(
+        "param_double_in_init.py",
+        lost=frozenset({"parameters_registered", "no_bias", "gradients[cpu]", "follows_to[cpu]", "optimizer"}),
+        hints={
+            "parameters_registered": ("self.weights", "leaf"),
+            "gradients[cpu]": "not a leaf",
+            "follows_to[cpu]": "Do not overwrite parameters",
+        },
+    ),
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
-def test_zoo(case: Case) -> None:
-    run, doc = check_json("my_linear", ZOO / "my_linear" / case.file, "--device", "cpu")
-    assert doc["status"] == case.status
-    messages = "\n".join(c["message"] for c in doc["checks"] if c["id"] in failed_ids(doc))
-    assert failed_ids(doc) == set(case.lost), messages
-    assert run.returncode == (0 if not case.lost and case.status == "graded" else 1)
-    assert doc["max_score"] == FULL
-    for check_id, text in case.hints.items():
+def _problems(case: Case, doc: dict, returncode: int) -> list[str]:
+    """Everything wrong with the grader's verdict on ``case``, so one run reports all of it."""
+    problems = []
+    if doc["status"] != case.status:
+        problems.append(f"status {doc['status']!r}, expected {case.status!r}")
+    lost = failed_ids(doc)
+    if lost != set(case.lost):
+        problems.append(
+            f"lost {sorted(lost)}, expected {sorted(case.lost)} "
+            f"(wrongly lost: {sorted(lost - case.lost)}; wrongly kept: {sorted(case.lost - lost)})"
+        )
+    expected_rc = 0 if not case.lost and case.status == "graded" else 1
+    if returncode != expected_rc:
+        problems.append(f"exit status {returncode}, expected {expected_rc}")
+    if doc["max_score"] != FULL:
+        problems.append(f"max_score {doc['max_score']}, expected {FULL}")
+    for check_id, texts in case.hints.items():
         entry = check_by_id(doc, check_id)
-        assert text in (entry["hint"] or "") + entry["message"], entry
+        said = (entry["hint"] or "") + "\n" + entry["message"]
+        for text in (texts,) if isinstance(texts, str) else texts:
+            if text not in said:
+                problems.append(f"{check_id}: {text!r} missing from hint/message:\n{said}")
+    for check_id, text in case.absent.items():
+        entry = check_by_id(doc, check_id)
+        said = (entry["hint"] or "") + "\n" + entry["message"]
+        if text in said:
+            problems.append(f"{check_id}: {text!r} must not be in hint/message:\n{said}")
+    if case.note is not None and not any(case.note in note for note in doc.get("notes", [])):
+        problems.append(f"no note mentions {case.note!r}: {doc.get('notes')}")
+    kinds = {e["kind"] for e in doc["errors"]}
+    if kinds != set(case.error_kinds):
+        problems.append(f"error kinds {sorted(kinds)}, expected {sorted(case.error_kinds)}: {doc['errors']}")
+    for entry in doc["checks"]:
+        if entry["status"] == "error":
+            problems.append(f"{entry['id']}: the grader itself failed:\n{entry['message']}")
+        # "Your code raised" must show the student where: a file and line of theirs.
+        if entry["message"].startswith("Your code raised") and not re.search(r", line \d+", entry["message"]):
+            problems.append(f"{entry['id']}: blames the student's code without pointing at a line:\n{entry['message']}")
+    return problems
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
+def test_zoo(case: Case, schema: dict) -> None:
+    run, doc = check_json("my_linear", ZOO / "my_linear" / case.file, "--device", "cpu")
+    jsonschema.validate(doc, schema)
+    problems = _problems(case, doc, run.returncode)
+    assert not problems, f"{case.file}:\n- " + "\n- ".join(problems)
+
+
+def test_zoo_files_all_listed() -> None:
+    """Every submission in the zoo folder has a row, and every row has its file."""
+    on_disk = {p.name for p in (ZOO / "my_linear").iterdir() if p.suffix in (".py", ".ipynb")}
+    assert on_disk == {c.file for c in CASES}

@@ -21,7 +21,7 @@ AUTOGRAD_HINT = (
 
 def _scalar(obs: Any, what: str) -> torch.Tensor:
     """A one-value tensor as a 0-d tensor (shape () is asked for; (1,) and (1, 1) are accepted)."""
-    t = require_tensor(obs, what)
+    t = require_tensor(obs, what, f"{what} should be a tensor holding one value, e.g. torch.scalar_tensor(0.0).")
     if t.numel() != 1:
         raise CheckFailed(f"{what} to be a scalar (one value)", f"shape {tuple(t.shape)}",
                           "Sum over the samples so that a single number remains (torch.sum(...)).")
@@ -32,9 +32,9 @@ def _scalar_obs(obs: dict[str, Any], what: str) -> dict[str, Any]:
     return {**obs, "tensor": _scalar(obs, what), "shape": []}
 
 
-@check(points=1, hint="Define class LR(nn.Module) with __init__, forward, backward and optimize, as in the notes.")
+@check(points=1, hint="Define class LR(nn.Module) with __init__(self, dim, lr=...), as in the course notes.")
 def builds(ctx: Context) -> None:
-    """LR(dim) builds, with the methods forward, backward and optimize."""
+    """LR(dim) can be built."""
     ctx.probe("initial_state", dim=DIM)
 
 
@@ -56,7 +56,13 @@ def initial_state(ctx: Context) -> None:
     expect_close(obs["grads"]["dw"], torch.zeros(DIM, 1), "grads['dw']", dtype="float32", device=ctx.device)
     expect_close(_scalar_obs(obs["grads"]["db"], "grads['db']"), torch.tensor(0.0), "grads['db']",
                  device=ctx.device)
-    expect_close(_scalar_obs(obs["lr"], "lr"), torch.tensor(0.01), "lr (the default learning rate)",
+    lr = obs["lr"]
+    if lr.get("type") in ("float", "int"):  # a plain number works on every device: accepted
+        if abs(lr["number"] - 0.01) > 1e-9:
+            raise CheckFailed("self.lr == 0.01 (the default learning rate)", f"self.lr == {lr['number']!r}",
+                              "Keep the learning rate argument: self.lr = lr.")
+        return
+    expect_close(_scalar_obs(lr, "self.lr"), torch.tensor(0.01), "self.lr (the default learning rate)",
                  device=ctx.device, hint="Keep the learning rate argument: self.lr = lr (moved to device).")
 
 
@@ -94,8 +100,8 @@ def sigmoid_stable(ctx: Context) -> None:
                  device=ctx.device)
 
 
-def _backward_case(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """x, yhat, y and autograd's gradients (dw, db) of the mean binary cross-entropy, in float64."""
+def _backward_case(ctx: Context) -> dict[str, torch.Tensor]:
+    """w, b, x, yhat = forward(x), y and autograd's gradients (dw, db) of the mean binary cross-entropy."""
     w, b, x = _logistic_case(ctx)
     y = (torch.rand(1, M, generator=ctx.generator) > 0.5).double()
     w.requires_grad_(True)
@@ -103,7 +109,8 @@ def _backward_case(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     yhat = torch.sigmoid(w.T @ x + b)
     loss = torch.nn.functional.binary_cross_entropy(yhat, y)
     dw, db = torch.autograd.grad(loss, [w, b])
-    return x, yhat.detach().float().double(), y, dw, db
+    return {"w": w.detach(), "b": b.detach(), "x": x, "yhat": yhat.detach().float().double(), "y": y, "dw": dw,
+            "db": db}
 
 
 def _judge_backward(ctx: Context, obs: dict[str, Any], dw: torch.Tensor, db: torch.Tensor) -> None:
@@ -119,20 +126,22 @@ def _judge_backward(ctx: Context, obs: dict[str, Any], dw: torch.Tensor, db: tor
 @check(points=2, per_device=True, depends=[builds], hint=AUTOGRAD_HINT)
 def backward(ctx: Context) -> None:
     """backward(x, yhat, y) stores autograd's gradient of the mean binary cross-entropy in grads['dw'], grads['db']."""
-    x, yhat, y, dw, db = _backward_case(ctx)
-    obs = ctx.probe("backward", dim=DIM, x=x, yhat=yhat, y=y, autograd_off=False)
-    _judge_backward(ctx, obs, dw, db)
+    case = _backward_case(ctx)
+    obs = ctx.probe("backward", dim=DIM, w=case["w"], b=case["b"], x=case["x"], yhat=case["yhat"], y=case["y"],
+                    autograd_off=False)
+    _judge_backward(ctx, obs, case["dw"], case["db"])
 
 
 @check(points=1, per_device=True, depends=[backward], hint=AUTOGRAD_HINT)
 def backward_without_autograd(ctx: Context) -> None:
     """backward works with autograd switched off (under torch.no_grad()) and never calls autograd."""
-    x, yhat, y, dw, db = _backward_case(ctx)
-    obs = ctx.probe("backward", dim=DIM, x=x, yhat=yhat, y=y, autograd_off=True)
+    case = _backward_case(ctx)
+    obs = ctx.probe("backward", dim=DIM, w=case["w"], b=case["b"], x=case["x"], yhat=case["yhat"], y=case["y"],
+                    autograd_off=True)
     if obs["autograd"]:
         raise CheckFailed("a hand-written backward that does not call autograd",
                           f"calls to {', '.join(sorted(set(obs['autograd'])))}", AUTOGRAD_HINT)
-    _judge_backward(ctx, obs, dw, db)
+    _judge_backward(ctx, obs, case["dw"], case["db"])
 
 
 @check(points=1, per_device=True, depends=[builds],

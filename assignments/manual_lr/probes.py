@@ -11,11 +11,11 @@ import torch
 from grader.sandbox.student import Student, observe
 
 _MISSING = {"type": "missing"}
-METHODS = ("__init__", "forward", "backward", "optimize")
 
 
-def _build(student: Student, dim: int, lr: float | None = None) -> Any:
-    cls = student.cls("LR", methods=METHODS)
+def _build(student: Student, dim: int, lr: float | None = None, methods: tuple[str, ...] = ()) -> Any:
+    """Build LR(dim), after checking that the class defines ``__init__`` and ``methods``."""
+    cls = student.cls("LR", methods=("__init__", *methods))
     if lr is None:
         return cls(dim)
     return cls(dim, lr=torch.scalar_tensor(lr))
@@ -52,7 +52,7 @@ def initial_state(student: Student, dim: int) -> dict[str, Any]:
 
 def forward(student: Student, dim: int, w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> dict[str, Any]:
     """Set the judge's w and b, and return forward(x)."""
-    model = _build(student, dim)
+    model = _build(student, dim, methods=("forward",))
     _put(model, student.device, w=w, b=b)
     return observe(model.forward(x.to(student.device, torch.float32)))
 
@@ -85,10 +85,14 @@ def _autograd_spy(calls: list[str]) -> Iterator[None]:
         torch.Tensor.backward = originals[2]  # type: ignore[method-assign]
 
 
-def backward(student: Student, dim: int, x: torch.Tensor, yhat: torch.Tensor, y: torch.Tensor,
-             autograd_off: bool) -> dict[str, Any]:
-    """Call backward(x, yhat, y) (under torch.no_grad() when ``autograd_off``) and return the grads."""
-    model = _build(student, dim)
+def backward(student: Student, dim: int, w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, yhat: torch.Tensor,
+             y: torch.Tensor, autograd_off: bool) -> dict[str, Any]:
+    """Set the w and b that produced ``yhat``, call backward(x, yhat, y), return the grads.
+
+    Under ``autograd_off`` the call runs in torch.no_grad(); calls into autograd are counted either way.
+    """
+    model = _build(student, dim, methods=("backward",))
+    _put(model, student.device, w=w, b=b)
     device = student.device
     args = [t.to(device, torch.float32) for t in (x, yhat, y)]
     calls: list[str] = []
@@ -108,7 +112,7 @@ def backward(student: Student, dim: int, x: torch.Tensor, yhat: torch.Tensor, y:
 def optimize(student: Student, dim: int, w: torch.Tensor, b: torch.Tensor, dw: torch.Tensor, db: torch.Tensor,
              lr: float) -> dict[str, Any]:
     """Set w, b, grads and lr, call optimize(), and return the new w and b."""
-    model = _build(student, dim, lr=lr)
+    model = _build(student, dim, lr=lr, methods=("optimize",))
     _put(model, student.device, w=w, b=b)
     model.grads = {"dw": dw.to(student.device, torch.float32), "db": db.to(student.device, torch.float32)}
     model.optimize()
@@ -118,7 +122,7 @@ def optimize(student: Student, dim: int, w: torch.Tensor, b: torch.Tensor, dw: t
 def train(student: Student, x: torch.Tensor, y: torch.Tensor, lr: float, epochs: int) -> dict[str, Any]:
     """Train LR with forward / backward / optimize for ``epochs`` steps; return the final w and b."""
     dim = x.shape[0]
-    model = _build(student, dim, lr=lr)
+    model = _build(student, dim, lr=lr, methods=("forward", "backward", "optimize"))
     xs, ys = x.to(student.device, torch.float32), y.to(student.device, torch.float32)
     for _ in range(epochs):
         yhat = model.forward(xs)

@@ -24,13 +24,19 @@ def _structure(ctx: Context, bias: bool | None = True) -> dict[str, Any]:
     return dict(ctx.probe("structure", in_features=IN, out_features=OUT, bias=bias))
 
 
-@check(points=1, hint="Subclass nn.Module, call super().__init__() first, and keep the constructor arguments.")
+@check(points=1, hint="Subclass nn.Module and call super().__init__() first in __init__.")
 def builds(ctx: Context) -> None:
-    """MyLinear(in_features, out_features) builds an nn.Module that remembers its sizes."""
+    """MyLinear(in_features, out_features) builds an nn.Module."""
     info = _structure(ctx, bias=None)
     if not info["is_module"]:
         raise CheckFailed("MyLinear to be a subclass of nn.Module", "a class that does not inherit nn.Module",
                           "Write `class MyLinear(nn.Module):` and call super().__init__() in __init__.")
+
+
+@check(points=1, depends=[builds], hint="Keep the constructor arguments: self.in_features = in_features, ...")
+def stores_sizes(ctx: Context) -> None:
+    """MyLinear(in_features, out_features) remembers in_features and out_features."""
+    info = _structure(ctx, bias=None)
     for name, value in (("in_features", IN), ("out_features", OUT)):
         found = info[name]
         if found.get("number") != value:
@@ -47,10 +53,14 @@ def parameters_registered(ctx: Context) -> None:
     unregistered = info["unregistered"]
     if unregistered:
         listed = "; ".join(f"self.{u['name']} is {u['what']}" for u in unregistered)
+        derived = [u["name"] for u in unregistered if "computed from" in u["what"]]
         raise CheckFailed(
             "weights and bias registered with the module (listed by named_parameters())",
             f"registered: {sorted(params) or 'nothing'}; not registered: {listed}",
-            REGISTER_HINT,
+            f"self.{derived[0]} was wrapped in nn.Parameter and then converted (.double(), .float(), .to(), "
+            ".cuda()): that returns a plain tensor computed from the parameter, not a leaf and not registered. "
+            "Create the tensor with the dtype you want first, then wrap it: "
+            "nn.Parameter(torch.randn(..., dtype=...))." if derived else REGISTER_HINT,
         )
     expected = {"weights": [IN, OUT], "bias": [OUT]}
     if sorted(params) != sorted(expected):
@@ -140,6 +150,11 @@ def gradients(ctx: Context) -> None:
         expected = {"weights": xd.T @ gd, "bias": gd.sum(0)}
         for name, exp in expected.items():
             grad = obs["grads"][name]
+            if grad["type"] == "None" and not obs["requires_grad"][name]:
+                raise CheckFailed(f"{name}.grad to hold the gradient after backward()",
+                                  f"{name}.requires_grad == False",
+                                  f"`{name}` has requires_grad=False, so autograd computes no gradient for it: "
+                                  "do not pass requires_grad=False (nn.Parameter requires grad by default).")
             if grad["type"] == "None":
                 raise CheckFailed(
                     f"{name}.grad to hold the gradient after backward()", f"{name}.grad is None",
@@ -170,6 +185,9 @@ def follows_to(ctx: Context) -> None:
             raise CheckFailed(f"{name} to still be an nn.Parameter after .to()", f"a plain {tensor['type']}",
                               "Do not overwrite parameters with param.to(...): that returns a plain tensor. "
                               "Call .to() on the module.")
+    if obs["output"]["type"] == "raised":
+        raise CheckFailed("forward(x) to work on a float64 x after model.to(float64)",
+                          f"it raised {obs['output']['repr']}", REGISTER_HINT)
     out = require_tensor(obs["output"], "forward(x) after .to(float64)")
     if obs["output"]["dtype"] != "float64":
         raise CheckFailed("forward of a float64 x on a float64 model to be float64", obs["output"]["dtype"])
@@ -183,9 +201,19 @@ def optimizer(ctx: Context) -> None:
     x, lr = ctx.randn(4, IN), 0.1
     obs = ctx.probe("optimizer_step", in_features=IN, out_features=OUT, x=x, lr=lr)
     if obs["n_params"] != 2:
-        raise CheckFailed("parameters() to yield 2 tensors (weights, bias)", f"{obs['n_params']}", REGISTER_HINT)
+        found = f"{obs['n_params']} tensors" + (
+            " (torch.optim.SGD raises 'optimizer got an empty parameter list')" if obs["n_params"] == 0 else "")
+        raise CheckFailed("parameters() to yield 2 tensors (weights, bias)", found, REGISTER_HINT)
+    if obs["output_requires_grad"] is False:
+        raise CheckFailed("forward(x) to be connected to the parameters, so that loss.backward() reaches them",
+                          "an output that does not require grad",
+                          "forward cuts the graph: do not use .data, .detach() or torch.no_grad() in forward.")
     before_w = require_tensor(obs["before"]["weights"], "weights").double()
     before_b = require_tensor(obs["before"]["bias"], "bias").double()
+    if tuple(before_w.shape) != (IN, OUT) or tuple(before_b.shape) != (OUT,):
+        raise CheckFailed(f"weights of shape {(IN, OUT)} and bias of shape {(OUT,)}",
+                          f"{tuple(before_w.shape)} and {tuple(before_b.shape)}",
+                          "weights is (in_features, out_features); bias is (out_features,).")
     xd = x.float().double()
     expected_w = before_w - lr * xd.sum(0).unsqueeze(1).expand(IN, OUT)
     expected_b = before_b - lr * xd.shape[0]

@@ -12,8 +12,8 @@ from grader.sandbox.student import Student, observe, unregistered_tensors
 _MISSING = {"type": "missing"}
 
 
-def _build(student: Student, in_features: int, out_features: int, bias: bool | None) -> nn.Module:
-    cls = student.cls("MyLinear", methods=("__init__", "forward"))
+def _build(student: Student, in_features: int, out_features: int, bias: bool | None, forward: bool = True) -> nn.Module:
+    cls = student.cls("MyLinear", methods=("__init__", "forward") if forward else ("__init__",))
     if bias is None:
         return cls(in_features, out_features)
     return cls(in_features, out_features, bias=bias)
@@ -21,6 +21,14 @@ def _build(student: Student, in_features: int, out_features: int, bias: bool | N
 
 def _attr(obj: Any, name: str) -> dict[str, Any]:
     return observe(getattr(obj, name)) if hasattr(obj, name) else dict(_MISSING)
+
+
+def _attempt(func: Any) -> dict[str, Any]:
+    """Observe what ``func()`` returns, or describe what it raised, so the judge sees causes first."""
+    try:
+        return observe(func())
+    except Exception as exc:
+        return {"type": "raised", "repr": f"{type(exc).__name__}: {exc}"}
 
 
 def _set_values(model: nn.Module, values: dict[str, torch.Tensor | None], device: torch.device) -> None:
@@ -33,7 +41,7 @@ def _set_values(model: nn.Module, values: dict[str, torch.Tensor | None], device
 
 def structure(student: Student, in_features: int, out_features: int, bias: bool | None) -> dict[str, Any]:
     """Build MyLinear and describe it: attributes, registered parameters, unregistered tensors."""
-    model = _build(student, in_features, out_features, bias)
+    model = _build(student, in_features, out_features, bias, forward=False)
     is_module = isinstance(model, nn.Module)
     return {
         "is_module": is_module,
@@ -71,12 +79,12 @@ def gradients(student: Student, in_features: int, out_features: int, weights: to
     requires_grad = bool(out.requires_grad)
     if requires_grad:
         (out * upstream.to(student.device, kind)).sum().backward()
-    grads = {}
+    grads, flags = {}, {}
     for name in ("weights", "bias"):
         tensor = getattr(model, name)
-        grad = tensor.grad if isinstance(tensor, torch.Tensor) else None
-        grads[name] = observe(grad)
-    return {"output_requires_grad": requires_grad, "grads": grads}
+        grads[name] = observe(tensor.grad if isinstance(tensor, torch.Tensor) else None)
+        flags[name] = bool(getattr(tensor, "requires_grad", False))
+    return {"output_requires_grad": requires_grad, "grads": grads, "requires_grad": flags}
 
 
 def follows_to(student: Student, in_features: int, out_features: int, x: torch.Tensor) -> dict[str, Any]:
@@ -89,7 +97,7 @@ def follows_to(student: Student, in_features: int, out_features: int, x: torch.T
         "bias": _attr(model, "bias"),
         "parameters": [{"name": n, **observe(p)} for n, p in model.named_parameters()],
     }
-    result["output"] = observe(model(x.to(student.device, torch.float64)))
+    result["output"] = _attempt(lambda: model(x.to(student.device, torch.float64)))
     return result
 
 
@@ -98,9 +106,16 @@ def optimizer_step(student: Student, in_features: int, out_features: int, x: tor
     model = _build(student, in_features, out_features, True)
     model.to(student.device)
     before = {n: observe(getattr(model, n)) for n in ("weights", "bias")}
+    n_params = sum(1 for _ in model.parameters())
+    result: dict[str, Any] = {"before": before, "n_params": n_params, "output_requires_grad": None}
+    if n_params == 0:
+        return result  # torch.optim would raise "optimizer got an empty parameter list"; the judge says why
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     optimizer.zero_grad()
-    model(x.to(student.device, torch.float32)).sum().backward()
+    out = model(x.to(student.device, torch.float32))
+    result["output_requires_grad"] = bool(out.requires_grad)
+    if out.requires_grad:
+        out.sum().backward()
     optimizer.step()
-    after = {n: observe(getattr(model, n)) for n in ("weights", "bias")}
-    return {"before": before, "after": after, "n_params": sum(1 for _ in model.parameters())}
+    result["after"] = {n: observe(getattr(model, n)) for n in ("weights", "bias")}
+    return result

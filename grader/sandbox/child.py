@@ -161,7 +161,7 @@ class _Server:
         if isinstance(exc, AttributeError) and getattr(exc, "name", None) and getattr(exc, "obj", None) is not None:
             close = difflib.get_close_matches(str(exc.name), [a for a in dir(exc.obj) if not a.startswith("_")], 1)
             if close:
-                hint = f"Did you mean `{close[0]}`? The grader uses the attribute name `{exc.name}`."
+                hint = f"Your code uses `{exc.name}`, which does not exist. Did you mean `{close[0]}`?"
         message = f"{type(exc).__name__}: {exc}"
         return {
             "kind": "raised",

@@ -79,7 +79,11 @@ class Student:
             return  # inherited from another class of the student's: fine
         message = f"Your class `{class_name}` has no method `{method}`."
         if method == "__init__":
-            typo = next((t for t in INIT_TYPOS if t in own), None)
+            # Inside a class, Python renames `__init` (two leading underscores, none trailing) to
+            # `_ClassName__init`: look for both spellings, and report the one the student wrote.
+            mangled = {f"_{klass.__name__.lstrip('_')}{t}": t for t in INIT_TYPOS if t.startswith("__")}
+            typo = next((t for t in INIT_TYPOS if t in own), None) or next(
+                (written for name, written in mangled.items() if name in own), None)
             if typo:
                 raise MissingDefinition(
                     f"Your class `{class_name}` defines `{typo}` instead of `__init__`, so Python never calls it.",
@@ -93,7 +97,7 @@ class Student:
                     f"`{method}` is defined at the top level of your file, outside class `{class_name}`.",
                     f"Indent `def {method}(self, ...)` so it sits inside `class {class_name}`.",
                 )
-        close = difflib.get_close_matches(method, [k for k in own if not k.startswith("__")], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(method, [k for k in own if not k.startswith("_")], n=1, cutoff=0.6)
         if close:
             raise MissingDefinition(message, f"Did you mean `{close[0]}`? Rename it to `{method}`.")
         raise MissingDefinition(message, f"Add `def {method}(self, ...)` inside `class {class_name}`.")
@@ -133,13 +137,22 @@ def observe(value: Any) -> dict[str, Any]:
 def unregistered_tensors(module: torch.nn.Module) -> list[dict[str, str]]:
     """Tensors, and lists or dicts of tensors or modules, held by ``module`` but not registered with it."""
     found: list[dict[str, str]] = []
+    registered = {id(p) for p in module.parameters()} | {id(m) for m in module.modules()}
     for owner_name, owner in module.named_modules():
         for attr, value in vars(owner).items():
             if attr.startswith("_"):
                 continue
             where = f"{owner_name}.{attr}" if owner_name else attr
             if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
-                found.append({"name": where, "what": "a plain tensor, not an nn.Parameter"})
+                if value.grad_fn is not None:
+                    what = f"a plain tensor computed from a parameter (grad_fn={type(value.grad_fn).__name__})"
+                else:
+                    what = "a plain tensor, not an nn.Parameter"
+                found.append({"name": where, "what": what})
+            elif isinstance(value, list | tuple | dict) and value and all(
+                id(v) in registered for v in (value.values() if isinstance(value, dict) else value)
+            ):
+                continue  # a convenience reference to tensors and modules that are registered anyway
             elif isinstance(value, list | tuple) and value and all(
                 isinstance(v, torch.Tensor | torch.nn.Module) for v in value
             ):

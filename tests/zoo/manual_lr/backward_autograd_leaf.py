@@ -1,0 +1,35 @@
+import torch
+import torch.nn as nn
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class LR(nn.Module):
+    def __init__(self, dim, lr=torch.scalar_tensor(0.01)):
+        super(LR, self).__init__()
+        self.w = torch.zeros(dim, 1, dtype=torch.float).to(device)
+        self.b = torch.scalar_tensor(0).to(device)
+        self.grads = {"dw": torch.zeros(dim, 1, dtype=torch.float).to(device),
+                      "db": torch.scalar_tensor(0).to(device)}
+        self.lr = lr.to(device)
+
+    def forward(self, x):
+        z = torch.mm(self.w.T, x) + self.b
+        a = self.sigmoid(z)
+        return a
+
+    def sigmoid(self, z):
+        return 1 / (1 + torch.exp(-z))
+
+    def backward(self, x, yhat, y):
+        # let autograd differentiate the loss with respect to yhat, then chain rule by hand
+        yhat = yhat.detach().requires_grad_(True)
+        loss = -torch.mean(y * torch.log(yhat) + (1 - y) * torch.log(1 - yhat))
+        loss.backward()
+        dz = yhat.grad * yhat.detach() * (1 - yhat.detach())
+        self.grads["dw"] = torch.mm(x, dz.T)
+        self.grads["db"] = torch.sum(dz)
+
+    def optimize(self):
+        self.w = self.w - self.lr * self.grads["dw"]
+        self.b = self.b - self.lr * self.grads["db"]

@@ -1,0 +1,19 @@
+import torch
+import torch.nn as nn
+
+
+class MyLinear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weights = nn.Parameter(torch.randn(in_features, out_features))
+        self.bias = nn.Parameter(torch.randn(out_features)) if bias else None
+        # handy for my own update loop: for p in layer.param_list: p.data -= lr * p.grad
+        self.param_list = [self.weights] if self.bias is None else [self.weights, self.bias]
+
+    def forward(self, x):
+        out = x @ self.weights
+        if self.bias is not None:
+            out = out + self.bias
+        return out
