@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from grader.sandbox.student import Student, observe
+from grader.sandbox.student import Student, observe, observe_attribute
 
 _MISSING = {"type": "missing"}
 
@@ -19,10 +19,6 @@ def _build(student: Student, dim: int, lr: float | None = None, methods: tuple[s
     if lr is None:
         return cls(dim)
     return cls(dim, lr=torch.scalar_tensor(lr))
-
-
-def _attr(obj: Any, name: str) -> dict[str, Any]:
-    return observe(getattr(obj, name)) if hasattr(obj, name) else dict(_MISSING)
 
 
 def _sigmoid(student: Student, model: Any) -> Any:
@@ -42,9 +38,9 @@ def initial_state(student: Student, dim: int) -> dict[str, Any]:
     model = _build(student, dim)
     grads = getattr(model, "grads", None)
     return {
-        "w": _attr(model, "w"),
-        "b": _attr(model, "b"),
-        "lr": _attr(model, "lr"),
+        "w": observe_attribute(model, "w"),
+        "b": observe_attribute(model, "b"),
+        "lr": observe_attribute(model, "lr"),
         "grads_type": type(grads).__name__,
         "grads": {str(k): observe(v) for k, v in grads.items()} if isinstance(grads, dict) else {},
     }
@@ -116,7 +112,7 @@ def optimize(student: Student, dim: int, w: torch.Tensor, b: torch.Tensor, dw: t
     _put(model, student.device, w=w, b=b)
     model.grads = {"dw": dw.to(student.device, torch.float32), "db": db.to(student.device, torch.float32)}
     model.optimize()
-    return {"w": _attr(model, "w"), "b": _attr(model, "b")}
+    return {"w": observe_attribute(model, "w"), "b": observe_attribute(model, "b")}
 
 
 def train(student: Student, x: torch.Tensor, y: torch.Tensor, lr: float, epochs: int) -> dict[str, Any]:
@@ -128,4 +124,4 @@ def train(student: Student, x: torch.Tensor, y: torch.Tensor, lr: float, epochs:
         yhat = model.forward(xs)
         model.backward(xs, yhat, ys)
         model.optimize()
-    return {"w": _attr(model, "w"), "b": _attr(model, "b")}
+    return {"w": observe_attribute(model, "w"), "b": observe_attribute(model, "b")}

@@ -7,9 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from grader.sandbox.student import Student, observe, unregistered_tensors
-
-_MISSING = {"type": "missing"}
+from grader.sandbox.student import Student, observe, observe_attribute, unregistered_tensors
 
 
 def _build(student: Student, in_features: int, out_features: int, bias: bool | None, forward: bool = True) -> nn.Module:
@@ -17,10 +15,6 @@ def _build(student: Student, in_features: int, out_features: int, bias: bool | N
     if bias is None:
         return cls(in_features, out_features)
     return cls(in_features, out_features, bias=bias)
-
-
-def _attr(obj: Any, name: str) -> dict[str, Any]:
-    return observe(getattr(obj, name)) if hasattr(obj, name) else dict(_MISSING)
 
 
 def _attempt(func: Any) -> dict[str, Any]:
@@ -45,10 +39,10 @@ def structure(student: Student, in_features: int, out_features: int, bias: bool 
     is_module = isinstance(model, nn.Module)
     return {
         "is_module": is_module,
-        "in_features": _attr(model, "in_features"),
-        "out_features": _attr(model, "out_features"),
-        "weights": _attr(model, "weights"),
-        "bias": _attr(model, "bias"),
+        "in_features": observe_attribute(model, "in_features"),
+        "out_features": observe_attribute(model, "out_features"),
+        "weights": observe_attribute(model, "weights"),
+        "bias": observe_attribute(model, "bias"),
         "parameters": [{"name": n, **observe(p)} for n, p in model.named_parameters()] if is_module else [],
         "state_dict": sorted(model.state_dict()) if is_module else [],
         "unregistered": unregistered_tensors(model) if is_module else [],
@@ -93,8 +87,8 @@ def follows_to(student: Student, in_features: int, out_features: int, x: torch.T
     moved = model.to(device=student.device, dtype=torch.float64)
     result: dict[str, Any] = {
         "returns_self": moved is model,
-        "weights": _attr(model, "weights"),
-        "bias": _attr(model, "bias"),
+        "weights": observe_attribute(model, "weights"),
+        "bias": observe_attribute(model, "bias"),
         "parameters": [{"name": n, **observe(p)} for n, p in model.named_parameters()],
     }
     result["output"] = _attempt(lambda: model(x.to(student.device, torch.float64)))

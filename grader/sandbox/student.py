@@ -134,6 +134,11 @@ def observe(value: Any) -> dict[str, Any]:
     return {"type": type(value).__name__, "repr": text if len(text) <= 300 else text[:300] + "..."}
 
 
+def observe_attribute(obj: Any, name: str) -> dict[str, Any]:
+    """:func:`observe` of ``obj.name``, or ``{"type": "missing"}`` when there is no such attribute."""
+    return observe(getattr(obj, name)) if hasattr(obj, name) else {"type": "missing"}
+
+
 def unregistered_tensors(module: torch.nn.Module) -> list[dict[str, str]]:
     """Tensors, and lists or dicts of tensors or modules, held by ``module`` but not registered with it."""
     found: list[dict[str, str]] = []
