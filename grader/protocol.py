@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import pickle
-from multiprocessing.connection import Connection
 from typing import Any
 
 #: Largest reply the judge accepts from a sandbox; a bigger one is treated as a misbehaving sandbox.
@@ -24,14 +23,14 @@ class ProtocolError(Exception):
     """The sandbox sent something that is not a well-formed reply."""
 
 
-def send_request(conn: Connection, message: dict[str, Any]) -> None:
-    """Send a request from the judge to the sandbox."""
-    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+def encode_request(message: dict[str, Any]) -> bytes:
+    """Serialise a request from the judge to the sandbox."""
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def recv_request(conn: Connection) -> dict[str, Any]:
-    """Receive a request in the sandbox (the judge is trusted, so plain pickle is fine here)."""
-    message = pickle.loads(conn.recv_bytes())
+def decode_request(data: bytes) -> dict[str, Any]:
+    """Read a request in the sandbox (the judge is trusted, so plain pickle is fine in this direction)."""
+    message = pickle.loads(data)
     if not isinstance(message, dict):
         raise ProtocolError("request is not a dict")
     return message

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.channel import BoundedLog, ChannelClosed, ChannelTimeout, ChannelTooLarge, JudgeEnd
-from grader.protocol import MAX_REPLY_BYTES, ProtocolError, decode_reply
+from grader.protocol import MAX_REPLY_BYTES, ProtocolError, decode_reply, encode_request
 from grader.sandbox.zygote import ExitStatus, Zygote, ZygoteLost
 
 
@@ -154,12 +154,10 @@ class SandboxSession:
         self._end = JudgeEnd(judge_sock, log_r, self.log, MAX_REPLY_BYTES)
 
     def _exchange(self, request: dict[str, Any], deadline: float, doing: str) -> dict[str, Any]:
-        import pickle
-
         assert self._end is not None
         started = time.monotonic()
         try:
-            self._end.send(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), deadline)
+            self._end.send(encode_request(request), deadline)
             return decode_reply(self._end.recv(deadline))
         except ChannelTimeout:
             self.stop(kill=True)
@@ -182,9 +180,7 @@ class SandboxSession:
         self._pid, self._end = None, None
         if not kill and end is not None:
             try:
-                import pickle
-
-                end.send(pickle.dumps({"op": "exit"}), time.monotonic() + 1.0)
+                end.send(encode_request({"op": "exit"}), time.monotonic() + 1.0)
             except (ChannelClosed, ChannelTimeout):
                 kill = True
         if kill:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import os
-import pickle
 import socket
 import sys
 import traceback
 from typing import Any
 
 from grader.channel import recv_blocking, send_blocking
-from grader.protocol import encode_reply
+from grader.protocol import decode_request, encode_reply
 from grader.sandbox.limits import apply_limits
 from grader.sandbox.loader import new_module, run_cells, short_traceback, student_frame
 from grader.sandbox.student import MissingDefinition, Student
@@ -94,7 +93,7 @@ class _Server:
 
     def serve(self) -> None:
         while True:
-            request = pickle.loads(recv_blocking(self.sock))
+            request = decode_request(recv_blocking(self.sock))
             op = request["op"]
             if op == "exit":
                 return
