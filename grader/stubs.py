@@ -53,22 +53,21 @@ def expected_stubs(assignment: Assignment) -> dict[Path, str]:
     return {assignment.stub("py"): source, assignment.stub("ipynb"): stub_notebook(assignment, source)}
 
 
-def stale_stubs(assignment: Assignment) -> list[Path]:
-    """Stub files that are missing or differ from what the reference generates."""
-    return [
-        path for path, text in expected_stubs(assignment).items()
+def stale_stubs(assignment: Assignment) -> dict[Path, str]:
+    """Stub files that are missing or differ from what the reference generates, with their content."""
+    return {
+        path: text for path, text in expected_stubs(assignment).items()
         if not path.is_file() or path.read_text(encoding="utf-8") != text
-    ]
+    }
 
 
 def write_stubs(names: list[str] | None = None) -> list[Path]:
-    """Regenerate the stubs of ``names`` (default: all assignments); returns the files written."""
+    """Regenerate the stale stubs of ``names`` (default: all assignments); returns the files written."""
     written = []
     for name in names or assignment_names():
-        for path, text in expected_stubs(load_assignment(name)).items():
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
-                written.append(path)
+        for path, text in stale_stubs(load_assignment(name)).items():
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
     return written
 
 

@@ -65,20 +65,22 @@ class Zygote:
 
     def spawn(self, config: dict[str, Any], channel_fd: int, log_fd: int) -> int:
         """Fork a sandbox that talks on ``channel_fd`` and prints to ``log_fd``; returns its pid."""
-        message = json.dumps({"op": "spawn", "config": config}).encode()
-        try:
-            socket.send_fds(self._sock, [message], [channel_fd, log_fd])
-            return int(json.loads(self._sock.recv(65536))["pid"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise ZygoteLost(f"the sandbox launcher is gone ({exc})") from None
+        return int(self._request({"op": "spawn", "config": config}, [channel_fd, log_fd])["pid"])
 
     def wait(self, pid: int) -> ExitStatus:
         """Wait for a sandbox to end and return how it ended."""
+        reply = self._request({"op": "wait", "pid": pid})
+        return ExitStatus(code=reply["code"], signal=reply["signal"])
+
+    def _request(self, message: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        """One request and its reply; any failure means the zygote is gone (:class:`ZygoteLost`)."""
         try:
-            self._sock.send(json.dumps({"op": "wait", "pid": pid}).encode())
+            socket.send_fds(self._sock, [json.dumps(message).encode()], fds or [])
             reply = json.loads(self._sock.recv(65536))
-            return ExitStatus(code=reply["code"], signal=reply["signal"])
-        except (OSError, ValueError, KeyError) as exc:
+            if not isinstance(reply, dict):
+                raise ValueError("malformed reply")
+            return reply
+        except (OSError, ValueError) as exc:
             raise ZygoteLost(f"the sandbox launcher is gone ({exc})") from None
 
     def close(self) -> None:
