@@ -74,8 +74,14 @@ def test_forged_results_and_patched_comparisons_change_nothing() -> None:
 def test_killing_the_sandbox_launcher_ends_in_a_result() -> None:
     run, doc = check_json("my_linear", HOSTILE / "kill_parent.py")
     assert run.returncode == 1
-    assert doc["score"] == 0 and doc["max_score"] == 11.0
-    assert {c["status"] for c in doc["checks"]} <= {"error", "skipped"}
+    assert doc["status"] == "graded" and doc["max_score"] == 11.0
+    # The parent-death SIGKILL reaches the sandbox asynchronously: the first probe may still finish (its
+    # point is earned by working code), but from the next sandbox on every check is an error or skipped.
+    statuses = [c["status"] for c in doc["checks"]]
+    first_lost = next(i for i, s in enumerate(statuses) if s != "passed")
+    assert first_lost <= 1
+    assert set(statuses[first_lost:]) <= {"error", "skipped"} and "error" in statuses
+    assert doc["score"] <= 1
 
 
 def test_network_is_unreachable_from_the_sandbox() -> None:
