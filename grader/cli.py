@@ -1,4 +1,4 @@
-"""Command line: ``grader list | check | validate | schema``.
+"""Command line: ``grader list | check | grade | validate | schema``.
 
 Each command is a thin wrapper over a typed function. Exit status (SPEC section 4): 0 full marks,
 1 graded but not full marks, 2 the grader could not run (one-line error on stderr).
@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -23,6 +22,7 @@ from grader.assignment import (
     load_assignment,
     require_assignment,
 )
+from grader.results import write_atomic
 
 EXIT_FULL, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +38,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
@@ -71,6 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=None, help="seed for the generated inputs (default: random)")
     check.add_argument("--show-output", action="store_true", help="also show what your code printed")
 
+    grade = commands.add_parser("grade", help="grade a whole class into a results folder (resumable)")
+    grade.add_argument("assignment", help="assignment name, e.g. my_linear (see `grader list`)")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="SUBMISSION_OR_DIR",
+                       help="submission files, folders of them, or folders of one-submission folders")
+    grade.add_argument("--out", type=Path, required=True, help="results folder (created when missing)")
+    grade.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    grade.add_argument("--timeout", type=_positive, default=None,
+                       help="wall-clock limit in seconds per submission (default 120)")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="mixed into each submission's seed (default: derived from its content alone)")
+    grade.add_argument("--executor", choices=("local", "dask"), default="local")
+    grade.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (with --executor dask)")
+    grade.add_argument("--force", action="store_true", help="grade again submissions that already have a result")
+    grade.add_argument("--gradescope", action="store_true",
+                       help="also write OUT/gradescope/<id>/results.json for each submission")
+
     validate = commands.add_parser("validate", help="prove references earn full marks and stubs earn zero")
     validate.add_argument("assignments", nargs="*", help="assignments to validate (default: all)")
     validate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -95,6 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.assignment, args.submission, device=args.device, fmt=args.fmt, output=args.output,
                 timeout=args.timeout, seed=args.seed, show_output=args.show_output,
             )
+        if args.command == "grade":
+            from grader.batch import BatchOptions, BatchUsageError, run_batch
+
+            options = BatchOptions(jobs=args.jobs, device=args.device, timeout=args.timeout, seed=args.seed,
+                                   force=args.force, executor=args.executor, scheduler=args.scheduler,
+                                   gradescope=args.gradescope)
+            try:
+                return run_batch(args.assignment, args.paths, args.out, options)
+            except BatchUsageError as exc:
+                raise UsageError(str(exc)) from None
         if args.command == "validate":
             from grader.validate import validate
 
@@ -174,17 +212,3 @@ def cmd_check(
     else:
         write_atomic(output, text)
     return EXIT_FULL if result.full_marks else EXIT_NOT_FULL
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from grader.check import CheckFailed
-from grader.diagnose import diagnose
+from grader.diagnose import diagnose, diagnose_observation
 
 #: (rtol, atol) per dtype of the student's result, compared against a float64 expectation. Looser
 #: than ``torch.testing`` defaults for float32 because the student's code sums in another order.
@@ -99,18 +99,13 @@ def expect_close(
     found = require_tensor(obs, what, hint)
     expected = expected.double()
     if dtype is not None and obs["dtype"] != dtype:
-        raise CheckFailed(
-            expected=f"{what} to have dtype {dtype}",
-            found=f"dtype {obs['dtype']}",
-            hint="Keep the dtype of the inputs and parameters: do not hard-code a dtype when you create tensors.",
-        )
-    if device is not None and _device_kind(obs["device"]) != _device_kind(device):
-        raise CheckFailed(
-            expected=f"{what} on device {device}",
-            found=f"a tensor on {obs['device']}",
-            hint="Create tensors on the device of the inputs (e.g. torch.zeros(..., device=x.device)); "
-            "do not hard-code .cuda() or .cpu().",
-        )
+        diagnosis = diagnose_observation(obs, expected, what=what, dtype=dtype)
+        raise CheckFailed(expected=f"{what} to have dtype {dtype}", found=f"dtype {obs['dtype']}",
+                          hint=diagnosis.hint if diagnosis else hint)
+    if device is not None and obs["device"].split(":")[0] != device.split(":")[0]:
+        diagnosis = diagnose_observation(obs, expected, what=what, device=device)
+        raise CheckFailed(expected=f"{what} on device {device}", found=f"a tensor on {obs['device']}",
+                          hint=diagnosis.hint if diagnosis else hint)
     rtol, atol = tolerance(obs["dtype"])
     values = found.double()
     if values.shape == expected.shape and bool(torch.isfinite(values).all()):
@@ -128,10 +123,6 @@ def expect_close(
         hint=diagnosis.hint if diagnosis else hint,
         summary=f"{what} is not right.",
     )
-
-
-def _device_kind(device: str) -> str:
-    return device.split(":")[0]
 
 
 def _errors(found: torch.Tensor, expected: torch.Tensor) -> str:

@@ -1,14 +1,19 @@
-"""Name the mistake behind a wrong tensor: scale factor, sign flip, transpose, broadcast, zeros, NaN.
+"""Name the mistake behind a wrong tensor: missing, wrong dtype or device, scale, sign, transpose, broadcast.
 
 Given what the student's code produced and what it should have produced (both computed or checked by
-the judge), :func:`diagnose` returns a :class:`Diagnosis` with a plain-words hint, or ``None`` when the
-numbers show no recognisable pattern. The same library serves every assignment's checks.
+the judge), :func:`diagnose_observation` returns a :class:`Diagnosis` with a plain-words hint, or ``None``
+when nothing recognisable is wrong. It looks, in order, at: no value at all (``None``: a gradient that
+never arrived), something that is not a tensor, the dtype, the device, then the numbers
+(:func:`diagnose`: NaN/Inf, shape, zeros, sign flip, constant scale factor and its value). The same
+library serves every assignment's checks, through :func:`grader.compare.expect_close`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -20,6 +25,71 @@ class Diagnosis:
     kind: str
     hint: str
     factor: float | None = None
+
+
+def diagnose_observation(
+    obs: Mapping[str, Any] | None,
+    expected: torch.Tensor,
+    *,
+    what: str = "the value",
+    dtype: str | None = None,
+    device: str | None = None,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    batch: int | None = None,
+    features: int | None = None,
+) -> Diagnosis | None:
+    """Classify an observation (the plain data :func:`grader.sandbox.student.observe` makes) against ``expected``.
+
+    ``dtype`` and ``device`` are what the result should have (``"float32"``, ``"cuda"``); left out, they
+    are not judged. Returns ``None`` when the observation is a tensor with the right dtype, device and
+    values, or when it is wrong in no recognisable way.
+    """
+    if obs is None or obs.get("type") in ("None", "missing"):
+        return Diagnosis(
+            "missing",
+            f"{what} is None: nothing was computed or returned. For a gradient, it means no gradient reached "
+            "the tensor: it was not used in the computation, used through .data or .detach(), under "
+            "torch.no_grad(), created with requires_grad=False, or is not a leaf tensor.",
+        )
+    if not isinstance(obs.get("tensor"), torch.Tensor):
+        return Diagnosis("not_a_tensor", f"{what} should be a torch.Tensor, not a {obs.get('type')}: keep the "
+                         "result a tensor (no .item(), .tolist() or .numpy()).")
+    if dtype is not None and obs.get("dtype") != dtype:
+        return Diagnosis("dtype", _dtype_hint(str(obs.get("dtype")), dtype))
+    if device is not None and _device_kind(str(obs.get("device"))) != _device_kind(device):
+        return Diagnosis("device", _device_hint(str(obs.get("device")), device))
+    found = obs["tensor"].double()
+    expected = expected.double()
+    if found.shape == expected.shape and bool(torch.isfinite(found).all()):
+        if bool(torch.allclose(found, expected, rtol=rtol, atol=atol)):
+            return None
+    return diagnose(found, expected, rtol=rtol, atol=atol, batch=batch, features=features)
+
+
+def _dtype_hint(found: str, expected: str) -> str:
+    text = f"The dtype is {found} where {expected} was expected."
+    if found == "float64" and expected == "float32":
+        return text + (" float64 comes from `dtype=float` (Python's float is float64), from NumPy arrays, or "
+                       "from an explicit .double(): create tensors with the dtype of the inputs.")
+    if found.startswith(("int", "uint", "bool")):
+        return text + (" Integer tensors come from integer literals, e.g. torch.tensor([0, 1]) or torch.arange: "
+                       "use floats (torch.tensor([0., 1.])) or dtype=x.dtype.")
+    return text + " Do not hard-code a dtype (.float(), .half(), dtype=...): keep the dtype of the inputs."
+
+
+def _device_hint(found: str, expected: str) -> str:
+    text = f"The result is on {found} where {expected} was expected."
+    if _device_kind(found) == "cpu":
+        return text + (" Part of it was created on the CPU: torch.zeros(...), torch.tensor(...) and friends "
+                       "default to the CPU, so pass device=x.device (or use the module-level `device`), and do "
+                       "not call .cpu().")
+    return text + (" Do not hard-code .cuda() or device='cuda': use the device of the inputs (x.device) or the "
+                   "module-level `device`, so the code runs on machines with and without a GPU.")
+
+
+def _device_kind(device: str) -> str:
+    return device.split(":")[0]
 
 
 def _close(found: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> bool:

@@ -40,36 +40,87 @@ class Options:
     seed: int | None = None
 
 
+def select_devices(mode: str, cuda_available: bool) -> tuple[list[str], list[str]]:
+    """(devices tested, devices listed as absent) for a ``--device`` mode; raises :class:`DeviceUnavailable`."""
+    if mode not in DEVICE_CHOICES:
+        raise DeviceUnavailable(f"unknown device '{mode}'; choose one of {', '.join(DEVICE_CHOICES)}")
+    if mode == "cpu":
+        return ["cpu"], []
+    if mode == "cuda":
+        if not cuda_available:
+            raise DeviceUnavailable("--device cuda: this machine has no usable CUDA device; use --device auto")
+        return ["cuda"], []
+    if cuda_available:
+        return ["cpu", "cuda"], []
+    return ["cpu"], (["cuda"] if mode == "all" else [])
+
+
+def cuda_available() -> bool:
+    """Whether CUDA is usable, asked through NVML so that this process does not initialise CUDA."""
+    import torch
+
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    return bool(torch.cuda.is_available())
+
+
+def check_entries(check: Check, tested: list[str], absent: list[str]) -> list[tuple[str | None, float, bool]]:
+    """(device, max points, device present) for each result entry of ``check``."""
+    if not check.per_device:
+        return [(None, check.points, True)]
+    share = check.points / len(tested)
+    entries: list[tuple[str | None, float, bool]] = [(d, share, True) for d in tested]
+    return entries + [(d, 0.0, False) for d in absent]
+
+
+def check_result(check: Check, device: str | None, status: str, score: float, points: float,
+                 message: str, hint: str | None, duration: float) -> CheckResult:
+    """One entry of the results' ``checks`` list."""
+    return CheckResult(
+        id=f"{check.id}[{device}]" if device else check.id,
+        name=check.name,
+        status=status,
+        score=round(score, 6),
+        max_score=round(points, 6),
+        device=device,
+        message=message,
+        hint=hint,
+        duration_s=round(duration, 4),
+        hidden=check.hidden,
+    )
+
+
+def not_run_checks(assignment: Assignment, tested: list[str], absent: list[str], message: str) -> list[CheckResult]:
+    """Every check of ``assignment`` reported as skipped with ``message`` (absent devices: worth 0)."""
+    return [
+        check_result(check, device, "skipped", 0.0, points, message if present else _absent(device), None, 0.0)
+        for check in assignment.checks
+        for device, points, present in check_entries(check, tested, absent)
+    ]
+
+
 class Grader:
     """Grades submissions with warm sandboxes forked from one clean zygote."""
 
-    def __init__(self, options: Options | None = None) -> None:
-        """Import torch, fork the zygote, then look at the devices (in that order: see the module doc)."""
+    def __init__(self, options: Options | None = None, *, fresh_zygote: bool = False) -> None:
+        """Import torch, start the zygote, then look at the devices (in that order: see the module doc).
+
+        The zygote is forked from this process, which must not have computed with torch yet, unless
+        ``fresh_zygote`` asks for a new interpreter instead (for processes whose past is unknown).
+        """
         self.options = options or Options()
         import torch
 
         import grader.sandbox.child  # noqa: F401  (preloaded so every sandbox starts warm)
         from grader.sandbox.zygote import Zygote
 
-        self.zygote = Zygote()
+        self.zygote = Zygote(fresh=fresh_zygote)
         # NVML's check does not initialise CUDA in this process; the judge never uses CUDA itself.
-        os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-        self.cuda_available = bool(torch.cuda.is_available())
+        self.cuda_available = cuda_available()
         self.torch_version = torch.__version__
         self.tested, self.absent = self._devices(self.options.device)
 
     def _devices(self, mode: str) -> tuple[list[str], list[str]]:
-        if mode not in DEVICE_CHOICES:
-            raise DeviceUnavailable(f"unknown device '{mode}'; choose one of {', '.join(DEVICE_CHOICES)}")
-        if mode == "cpu":
-            return ["cpu"], []
-        if mode == "cuda":
-            if not self.cuda_available:
-                raise DeviceUnavailable("--device cuda: this machine has no usable CUDA device; use --device auto")
-            return ["cuda"], []
-        if self.cuda_available:
-            return ["cpu", "cuda"], []
-        return ["cpu"], (["cuda"] if mode == "all" else [])
+        return select_devices(mode, self.cuda_available)
 
     def close(self) -> None:
         """Stop the zygote."""
@@ -81,11 +132,23 @@ class Grader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def grade(self, assignment: Assignment, path: Path, submission_id: str | None = None) -> Result:
-        """Grade one submission file; never raises for anything the submission does."""
+    def grade(self, assignment: Assignment, path: Path, submission_id: str | None = None,
+              seed: int | None = None) -> Result:
+        """Grade one submission file; never raises for anything the submission does.
+
+        ``seed`` overrides the options' seed for this submission (batch grading derives one per file).
+        A zygote that a previous submission killed is replaced first, by a fresh interpreter: this
+        process has computed with torch by now, so it must not fork one.
+        """
+        from grader.sandbox.zygote import Zygote
+
+        if not self.zygote.alive():
+            self.zygote.close()
+            self.zygote = Zygote(fresh=True)
         started = time.monotonic()
         sub = read_submission(path, submission_id)
-        seed = self.options.seed if self.options.seed is not None else secrets.randbits(32)
+        if seed is None:
+            seed = self.options.seed if self.options.seed is not None else secrets.randbits(32)
         run = _Run(self, assignment, sub, seed, started)
         return run.result()
 
@@ -142,34 +205,12 @@ class _Run:
             session.stop(kill=True)
 
     def _entries(self, check: Check) -> list[tuple[str | None, float, bool]]:
-        """(device, max points, device present) for each result entry of ``check``."""
-        if not check.per_device:
-            return [(None, check.points, True)]
-        share = check.points / len(self.grader.tested)
-        entries: list[tuple[str | None, float, bool]] = [(d, share, True) for d in self.grader.tested]
-        return entries + [(d, 0.0, False) for d in self.grader.absent]
+        return check_entries(check, self.grader.tested, self.grader.absent)
 
     def _not_run(self, message: str) -> list[CheckResult]:
-        return [
-            self._entry(check, device, "skipped", 0.0, points, message if present else _absent(device), None, 0.0)
-            for check in self.assignment.checks
-            for device, points, present in self._entries(check)
-        ]
+        return not_run_checks(self.assignment, self.grader.tested, self.grader.absent, message)
 
-    def _entry(self, check: Check, device: str | None, status: str, score: float, points: float,
-               message: str, hint: str | None, duration: float) -> CheckResult:
-        return CheckResult(
-            id=f"{check.id}[{device}]" if device else check.id,
-            name=check.name,
-            status=status,
-            score=round(score, 6),
-            max_score=round(points, 6),
-            device=device,
-            message=message,
-            hint=hint,
-            duration_s=round(duration, 4),
-            hidden=check.hidden,
-        )
+    _entry = staticmethod(check_result)
 
     def _run_checks(self, session: SandboxSession) -> list[CheckResult]:
         by_id = {c.id: c for c in self.assignment.checks}

@@ -47,25 +47,34 @@ class Submission:
     sha256: str
     cells: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: str | None = None  # why the file could not be read (it then grades as ``rejected``)
 
 
 def read_submission(path: Path, submission_id: str | None = None) -> Submission:
-    """Read ``path`` (raises ``FileNotFoundError`` when it does not exist; the CLI reports that)."""
-    data = path.read_bytes()
+    """Read ``path``; a file that cannot be read (permissions, vanished, a folder) is kept as ``unreadable``."""
+    unreadable = None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        data = b""
+        unreadable = (f"{path.name} could not be read ({exc.strerror or type(exc).__name__}). Check that the "
+                      "file exists and that the grader may read it, then grade it again.")
     suffix = path.suffix.lower().lstrip(".")
-    sub = Submission(
+    return Submission(
         id=submission_id or path.stem,
         path=path,
         kind=suffix if suffix in MAX_BYTES else "py",
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
+        unreadable=unreadable,
     )
-    return sub
 
 
 def prepare(sub: Submission) -> None:
     """Turn the submission into code cells (``sub.cells``) and notices; raises :class:`Unloadable`."""
     suffix = sub.path.suffix.lower().lstrip(".")
+    if sub.unreadable:
+        raise Unloadable("rejected", sub.unreadable, kind="unreadable")
     if suffix not in MAX_BYTES:
         raise Unloadable(
             "rejected",

@@ -11,7 +11,7 @@ import torch
 
 from grader.check import CheckFailed
 from grader.compare import expect_close, show
-from grader.diagnose import diagnose
+from grader.diagnose import diagnose, diagnose_observation
 from grader.protocol import ProtocolError, decode_reply, encode_reply, to_plain
 from grader.sandbox.student import observe
 from grader.stubs import stub_source
@@ -51,6 +51,35 @@ def test_diagnose_broadcast_and_nothing_for_noise() -> None:
     assert diagnose(noise, EXPECTED) is None
 
 
+@pytest.mark.parametrize(
+    ("obs", "judged", "kind", "words"),
+    [
+        (None, {}, "missing", "no gradient reached"),
+        ({"type": "None"}, {}, "missing", ".detach()"),
+        (observe(3.5), {}, "not_a_tensor", "not a float"),
+        (observe(EXPECTED), {"dtype": "float32"}, "dtype", "`dtype=float`"),
+        (observe(EXPECTED.long()), {"dtype": "float32"}, "dtype", "integer literals"),
+        (observe(EXPECTED.half()), {"dtype": "float32"}, "dtype", "Do not hard-code a dtype"),
+        (observe(EXPECTED), {"device": "cuda"}, "device", "default to the CPU"),
+        ({**observe(EXPECTED), "device": "cuda:0"}, {"device": "cpu"}, "device", "Do not hard-code .cuda()"),
+        (observe(EXPECTED * 8), {"dtype": "float64", "device": "cpu"}, "scale", "8 times"),
+        (observe(EXPECTED * 0), {}, "zeros", "zero"),
+    ],
+)
+def test_diagnose_observation_checks_presence_type_dtype_device_then_values(
+    obs: dict | None, judged: dict, kind: str, words: str
+) -> None:
+    diagnosis = diagnose_observation(obs, EXPECTED, what="w.grad", **judged)
+    assert diagnosis is not None and diagnosis.kind == kind, diagnosis
+    assert words in diagnosis.hint
+
+
+def test_diagnose_observation_accepts_a_right_value_and_the_dtype_tolerance() -> None:
+    assert diagnose_observation(observe(EXPECTED), EXPECTED, dtype="float64", device="cpu") is None
+    assert diagnose_observation(observe(EXPECTED + 1e-9), EXPECTED, rtol=1e-6, atol=1e-8) is None
+    assert diagnose_observation(observe(EXPECTED + 1e-3), EXPECTED) is None  # wrong, but no recognisable pattern
+
+
 def test_expect_close_reports_shape_dtype_device_and_errors() -> None:
     obs = observe(EXPECTED.float() + torch.tensor([[0, 0], [0, 0.5], [0, 0]]))
     with pytest.raises(CheckFailed) as failed:
@@ -62,7 +91,7 @@ def test_expect_close_reports_shape_dtype_device_and_errors() -> None:
         expect_close(obs, EXPECTED, "the output", dtype="float64")
     with pytest.raises(CheckFailed) as wrong_device:
         expect_close(obs, EXPECTED, "the output", device="cuda")
-    assert "hard-code" in (wrong_device.value.hint or "")
+    assert "created on the CPU" in (wrong_device.value.hint or "")
     expect_close(observe(EXPECTED.float()), EXPECTED, "the output", dtype="float32", device="cpu")
 
 

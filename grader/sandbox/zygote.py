@@ -7,6 +7,10 @@ and before any tensor arithmetic, and then does nothing but fork: every sandbox 
 milliseconds, from a process that has never computed, touched CUDA or seen student code.
 
 The zygote never runs student code either; only its children do (see :mod:`grader.sandbox.child`).
+
+When a process can no longer fork safely (it has computed with torch, or it is a Dask worker whose past
+is unknown), ``Zygote(fresh=True)`` starts the zygote as a new interpreter instead (``python -m
+grader.sandbox.zygote FD``): it pays one torch import, once, and is then just as clean.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +52,20 @@ class ExitStatus:
 class Zygote:
     """Judge-side handle of the zygote process."""
 
-    def __init__(self) -> None:
-        """Fork the zygote now. Call this after ``import torch`` and before any torch computation."""
+    def __init__(self, fresh: bool = False) -> None:
+        """Fork the zygote now (after ``import torch``, before any torch computation), or start a fresh one."""
         judge_sock, zygote_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reaped = False
+        if fresh:
+            fd = zygote_sock.fileno()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.sandbox.zygote", str(fd)], pass_fds=(fd,), stdin=subprocess.DEVNULL,
+            )
+            zygote_sock.close()
+            self.pid = self._proc.pid
+            self._sock = judge_sock
+            return
         pid = os.fork()
         if pid == 0:  # the zygote
             code = 0
@@ -83,13 +100,31 @@ class Zygote:
         except (OSError, ValueError) as exc:
             raise ZygoteLost(f"the sandbox launcher is gone ({exc})") from None
 
+    def alive(self) -> bool:
+        """Whether the zygote is still running (a sandbox may have killed it)."""
+        if self._reaped:
+            return False
+        try:
+            pid, _status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid = self.pid
+        if pid == self.pid:
+            self._reaped = True
+            if self._proc is not None:
+                self._proc.returncode = -1  # reaped above; tell Popen not to wait for it
+        return not self._reaped
+
     def close(self) -> None:
         """Stop the zygote (it exits when its socket closes) and reap it."""
         try:
             self._sock.close()
-            os.waitpid(self.pid, 0)
+            if not self._reaped:
+                os.waitpid(self.pid, 0)
+                self._reaped = True
         except (OSError, ChildProcessError):
             pass
+        if self._proc is not None:
+            self._proc.returncode = self._proc.returncode if self._proc.returncode is not None else -1
 
 
 def _serve(sock: socket.socket) -> None:
@@ -128,3 +163,23 @@ def _decode(status: int) -> tuple[int | None, int | None]:
     if os.WIFSIGNALED(status):
         return None, os.WTERMSIG(status)
     return os.WEXITSTATUS(status), None
+
+
+def preload() -> None:
+    """Import what sandboxes would otherwise import one by one: torch, torch.optim and torch._dynamo.
+
+    ``torch.optim`` imports ``torch._dynamo`` on the first optimizer step (about 1 s). Imports compute
+    nothing, so a process that only did this still forks safely.
+    """
+    import torch
+    import torch._dynamo
+    import torch.optim
+
+    import grader.sandbox.child  # noqa: F401
+
+    del torch
+
+
+if __name__ == "__main__":  # the fresh zygote: python -m grader.sandbox.zygote FD
+    preload()
+    _serve(socket.socket(fileno=int(sys.argv[1])))

@@ -1,0 +1,270 @@
+"""Where batch grading runs: warm local worker processes, or tasks on a Dask cluster.
+
+Both executors run the same task, :func:`grade_task`: grade one submission file and return a plain
+status dictionary, never raise. The results are the same wherever a task runs, because the seed of a
+submission's inputs is derived from its content hash (:func:`submission_seed`), so a task that Dask
+re-runs after a worker died gives the same document again.
+
+Local workers (:class:`LocalPool`) are forked from the ``grader grade`` process right after it imported
+torch (and never computed with it: it only reads and writes files). Each worker keeps one
+:class:`~grader.grading.Grader`, whose zygote forks a sandbox per submission, so a submission costs a
+fork and its checks, not an interpreter start-up. A worker that dies or hangs is killed and replaced by
+a new fork, and its submission gets a ``crashed`` result saying so; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.session import Limits
+
+#: Extra seconds a worker gets beyond a submission's own time limit before it is presumed stuck.
+WORKER_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submission to grade, in plain data (it travels to Dask workers)."""
+
+    assignment: str
+    course: str
+    path: str
+    id: str
+    sha256: str
+    device: str = "auto"
+    seed: int | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """A name for the task that is the same for the same submission content (Dask task key)."""
+        return f"grade-{self.assignment}-{self.id}-{self.sha256[:16]}"
+
+
+def submission_seed(sha256: str, seed: int | None) -> int:
+    """The seed of a submission's inputs in a batch: from its content (and ``--seed`` when given)."""
+    digest = hashlib.sha256(f"{seed if seed is not None else ''}:{sha256}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+# ---- the task ------------------------------------------------------------------------------------
+
+_GRADERS: dict[tuple[Any, ...], Any] = {}
+
+
+def _grader_for(task: Task, fresh_zygote: bool) -> Any:
+    from grader.grading import Grader, Options
+
+    key = (task.device, tuple(sorted(task.limits.items())))
+    grader = _GRADERS.get(key)
+    if grader is None:
+        options = Options(device=task.device, limits=Limits(**task.limits))
+        grader = _GRADERS[key] = Grader(options, fresh_zygote=fresh_zygote)
+    return grader
+
+
+def grade_task(task: Task, fresh_zygote: bool = True) -> dict[str, Any]:
+    """Grade one submission; returns ``{"ok": True, "document": ...}`` or ``{"ok": False, "message": ...}``.
+
+    Never raises: a failure of the grader itself becomes a status, so that an executor never retries a
+    task because of it. In a process of unknown history (a Dask worker), ``fresh_zygote`` starts the
+    sandboxes' zygote as a new interpreter instead of forking this process.
+    """
+    try:
+        from grader.assignment import load_assignment
+
+        if task.course:
+            os.environ["GRADER_COURSE"] = task.course
+        grader = _grader_for(task, fresh_zygote)
+        assignment = load_assignment(task.assignment, Path(task.course) if task.course else None)
+        result = grader.grade(assignment, Path(task.path), task.id, seed=submission_seed(task.sha256, task.seed))
+        from grader.results import to_gradescope
+
+        return {"ok": True, "document": result.to_document(), "gradescope": to_gradescope(result)}
+    except BaseException as exc:  # the batch must go on; the caller records this submission as crashed
+        return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+
+
+# ---- local workers -------------------------------------------------------------------------------
+
+OnResult = Callable[[Task, dict[str, Any]], None]
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, first: Task | None, fresh: bool) -> None:
+    """A local worker: build one Grader (its zygote forked from this process unless ``fresh``), then grade."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
+    os.setpgid(0, 0)
+    if first is not None:
+        _grader_for(first, fresh_zygote=fresh)  # warm up before the first task arrives
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(grade_task(task, fresh_zygote=fresh))
+
+
+@dataclass
+class _Slot:
+    process: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+    task: Task | None = None
+    started: float = 0.0
+
+
+class LocalPool:
+    """``jobs`` worker processes forked from this one, which must not have computed with torch.
+
+    Call :meth:`start` before this process imports any assignment's checks: workers forked then fork
+    their sandboxes' zygote directly, and no sandbox inherits the checks in memory. A worker that
+    replaces a dead one later starts its zygote as a fresh interpreter, for the same reason.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        """Prepare a pool of ``jobs`` workers."""
+        self.jobs = max(1, jobs)
+        self._context = multiprocessing.get_context("fork")
+        self._slots: list[_Slot] = []
+        self._started = False
+
+    def _start(self, warm: Task | None, fresh: bool) -> _Slot:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child, warm, fresh), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def start(self, tasks: list[Task]) -> None:
+        """Fork the workers (as many as there are tasks, up to ``jobs``); each warms up on the first task."""
+        while len(self._slots) < min(self.jobs, len(tasks)):
+            self._slots.append(self._start(tasks[0], fresh=False))
+        self._started = True
+
+    def run(self, tasks: Iterable[Task], on_result: OnResult) -> None:
+        """Grade every task, calling ``on_result`` in this process as each finishes (in finishing order)."""
+        pending = list(tasks)
+        pending.reverse()
+        if not pending:
+            return
+        if not self._started:
+            self.start(pending)
+        try:
+            while pending or any(slot.task for slot in self._slots):
+                for slot in self._slots:
+                    if slot.task is None and pending:
+                        slot.task, slot.started = pending.pop(), time.monotonic()
+                        try:
+                            slot.conn.send(slot.task)
+                        except OSError:
+                            pass  # a dead worker: noticed below, and the task reported as crashed
+                busy = [slot.conn for slot in self._slots if slot.task is not None]
+                ready = multiprocessing.connection.wait(busy, timeout=1.0)
+                for index, slot in enumerate(self._slots):
+                    if slot.task is None:
+                        continue
+                    if slot.conn in ready:
+                        task, slot.task = slot.task, None
+                        try:
+                            reply = slot.conn.recv()
+                        except (EOFError, OSError):
+                            reply = {"ok": False, "message": self._died(slot)}
+                            self._slots[index] = self._replace(slot)
+                        on_result(task, reply)
+                    elif time.monotonic() - slot.started > _limit(slot.task) + WORKER_GRACE_S:
+                        task = slot.task
+                        self._slots[index] = self._replace(slot)
+                        on_result(task, {"ok": False, "message": "grading this submission stopped responding "
+                                         f"for over {_limit(task) + WORKER_GRACE_S:g} s and was stopped"})
+        finally:
+            self.close()
+
+    def _died(self, slot: _Slot) -> str:
+        slot.process.join(timeout=5)
+        code = slot.process.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+        return f"the grading worker {how} while grading this submission"
+
+    def _replace(self, slot: _Slot) -> _Slot:
+        self._kill(slot)
+        return self._start(None, fresh=True)
+
+    def _kill(self, slot: _Slot) -> None:
+        pid = slot.process.pid
+        if pid is not None and slot.process.is_alive():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                slot.process.kill()
+        slot.process.join(timeout=5)
+        slot.conn.close()
+
+    def close(self) -> None:
+        """Stop every worker (their zygotes and sandboxes die with them)."""
+        for slot in self._slots:
+            if slot.task is None and slot.process.is_alive():
+                try:
+                    slot.conn.send(None)
+                except OSError:
+                    pass
+                slot.process.join(timeout=5)
+            self._kill(slot)
+        self._slots = []
+
+
+def _limit(task: Task) -> float:
+    return float(task.limits.get("timeout", Limits.timeout))
+
+
+# ---- Dask ----------------------------------------------------------------------------------------
+
+
+class DaskPool:
+    """Runs :func:`grade_task` on a Dask distributed cluster (``pip install ".[dask]"``)."""
+
+    def __init__(self, address: str, gpu: bool = False) -> None:
+        """Connect to the scheduler at ``address``; with ``gpu``, each task asks for one ``GPU`` resource."""
+        try:
+            from distributed import Client
+        except ImportError:
+            raise RuntimeError(
+                "--executor dask needs Dask distributed: pip install \".[dask]\" (or pip install distributed)"
+            ) from None
+        self.client = Client(address, timeout="20s")
+        self.gpu = gpu
+
+    def run(self, tasks: Iterable[Task], on_result: OnResult) -> None:
+        """Submit every task, then hand each result to ``on_result`` as it finishes."""
+        from distributed import as_completed
+
+        resources = {"GPU": 1} if self.gpu else None
+        futures = {}
+        for task in tasks:
+            future = self.client.submit(grade_task, task, key=task.key, pure=False, resources=resources, retries=1)
+            futures[future] = task
+        for future in as_completed(list(futures)):
+            task = futures[future]
+            try:
+                reply = future.result()
+            except BaseException as exc:  # e.g. KilledWorker: the worker died twice on this submission
+                reply = {"ok": False, "message": f"the Dask task failed: {type(exc).__name__}: {exc}"}
+            on_result(task, reply)
+
+    def close(self) -> None:
+        """Disconnect from the cluster (the cluster keeps running)."""
+        self.client.close()
+
+
+def task_limits(limits: Limits) -> dict[str, Any]:
+    """A Limits as the plain dictionary a Task carries."""
+    return asdict(limits)
