@@ -89,8 +89,12 @@ def expect_close(
     batch: int | None = None,
     features: int | None = None,
     hint: str | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> None:
     """Fail unless the observed tensor matches ``expected`` in shape, dtype, device and values.
+
+    ``rtol`` and ``atol`` replace the dtype's :data:`TOLERANCES` (for sums of many terms, say).
 
     ``mistakes`` maps a name to (what a known mistake would produce, the hint for it): when the observed
     values match one of them, that hint is given. Otherwise :func:`grader.diagnose.diagnose` looks for a
@@ -106,7 +110,9 @@ def expect_close(
         diagnosis = diagnose_observation(obs, expected, what=what, device=device)
         raise CheckFailed(expected=f"{what} on device {device}", found=f"a tensor on {obs['device']}",
                           hint=diagnosis.hint if diagnosis else hint)
-    rtol, atol = tolerance(obs["dtype"])
+    default_rtol, default_atol = tolerance(obs["dtype"])
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
     values = found.double()
     if values.shape == expected.shape and bool(torch.isfinite(values).all()):
         if torch.allclose(values, expected, rtol=rtol, atol=atol):
@@ -114,25 +120,25 @@ def expect_close(
     for _name, (wrong, mistake_hint) in (mistakes or {}).items():
         wrong = wrong.double()
         if wrong.shape == values.shape and torch.allclose(values, wrong, rtol=max(rtol, 1e-4), atol=max(atol, 1e-6)):
-            raise CheckFailed(expected=show(expected), found=show(values) + _errors(values, expected),
+            raise CheckFailed(expected=show(expected), found=show(values) + _errors(values, expected, atol),
                               hint=mistake_hint, summary=f"{what} is not right.")
     diagnosis = diagnose(values, expected, rtol=max(rtol, 1e-4), atol=max(atol, 1e-6), batch=batch, features=features)
     raise CheckFailed(
         expected=show(expected),
-        found=show(values) + _errors(values, expected),
+        found=show(values) + _errors(values, expected, atol),
         hint=diagnosis.hint if diagnosis else hint,
         summary=f"{what} is not right.",
     )
 
 
-def _errors(found: torch.Tensor, expected: torch.Tensor) -> str:
+def _errors(found: torch.Tensor, expected: torch.Tensor, atol: float) -> str:
     """The greatest absolute and relative error and where they are (same shapes only)."""
     if found.shape != expected.shape or found.numel() == 0:
         return ""
     diff = (found - expected).abs()
     diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
     abs_index = _index(int(diff.argmax()), found.shape)
-    rel = diff / expected.abs().clamp_min(1e-12)
+    rel = diff / expected.abs().clamp_min(max(atol, 1e-12))  # no 1e12 "relative" errors where expected is 0
     rel_index = _index(int(rel.argmax()), found.shape)
     return (
         f"; greatest absolute error {diff.max().item():.3g} at index {abs_index} "

@@ -167,5 +167,7 @@ def unregistered_tensors(module: torch.nn.Module) -> list[dict[str, str]]:
             elif isinstance(value, dict) and value and all(
                 isinstance(v, torch.Tensor | torch.nn.Module) for v in value.values()
             ):
-                found.append({"name": where, "what": "a Python dict of tensors; use nn.ParameterDict"})
+                kind, fix = (("modules", "nn.ModuleDict") if all(isinstance(v, torch.nn.Module) for v in value.values())
+                             else ("tensors", "nn.ParameterDict"))
+                found.append({"name": where, "what": f"a Python dict of {kind}; use {fix}"})
     return found
