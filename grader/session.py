@@ -53,6 +53,14 @@ class StudentRaised(Exception):
         super().__init__(str(info.get("message")))
         self.info = info
 
+    def with_hint(self, hint: str) -> StudentRaised:
+        """The same exception carrying ``hint``: for a check that recognises what caused it.
+
+        ``raise raised.with_hint("...") from None`` inside ``except StudentRaised as raised:``; the
+        message still names the student's line.
+        """
+        return StudentRaised({**self.info, "hint": hint})
+
 
 @dataclass
 class LoadReport:

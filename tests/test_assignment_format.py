@@ -10,11 +10,20 @@ from conftest import check_by_id, run_grader
 CHECKS = '''
 """Judge side of a tiny assignment."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from grader.check import CheckFailed, Context, check
 from grader.compare import expect_close
 
 TITLE = "Double it"
 ALIASES = {"double": ["twice"]}
+
+
+@dataclass(frozen=True)
+class Case:  # checks modules may use dataclasses (they need the module registered while it loads)
+    size: int
 
 
 @check(points=1, hint="Define double(x).")
@@ -26,7 +35,7 @@ def exists(ctx: Context) -> None:
 @check(points=2, depends=[exists], hint="Return 2 * x.")
 def doubles(ctx: Context) -> None:
     """double(x) returns 2 * x."""
-    x = ctx.randn(4)
+    x = ctx.randn(Case(4).size)
     expect_close(ctx.probe("call", x=x.tolist()), 2 * x.float().double(), "double(x)")
 
 

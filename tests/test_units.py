@@ -220,3 +220,12 @@ def test_stub_replaces_each_solution_block_at_its_indentation() -> None:
     )
     with pytest.raises(ValueError, match="marks no solution"):
         stub_source("x = 1\n")
+
+
+def test_a_check_can_attach_a_hint_to_a_student_exception() -> None:
+    from grader.session import StudentRaised
+
+    raised = StudentRaised({"type": "RuntimeError", "message": "RuntimeError: boom", "hint": None})
+    hinted = raised.with_hint("Call zero_grad() first.")
+    assert hinted.info["hint"] == "Call zero_grad() first." and hinted.info["message"] == "RuntimeError: boom"
+    assert raised.info["hint"] is None
