@@ -1,0 +1,18 @@
+"""A custom model: two convolutions, each followed by a ReLU (the PyTorch documentation's example)."""
+
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    """``relu(conv2(relu(conv1(x))))``: maps ``(N, 1, 28, 28)`` images to ``(N, 20, 20, 20)`` features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # TODO: write this part.
+        raise NotImplementedError("write this part")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply conv1, ReLU, conv2, ReLU."""
+        # TODO: write this part.
+        raise NotImplementedError("write this part")

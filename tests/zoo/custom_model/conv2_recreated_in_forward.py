@@ -1,0 +1,15 @@
+# conv2 is made in __init__ and made again in forward: fresh random weights at every call
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 20, 5)
+        self.conv2 = nn.Conv2d(20, 20, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        self.conv2 = nn.Conv2d(20, 20, 5)
+        return F.relu(self.conv2(x))
