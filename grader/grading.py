@@ -114,6 +114,9 @@ class Grader:
         from grader.sandbox.zygote import Zygote
 
         self.zygote = Zygote(fresh=fresh_zygote)
+        # The judge's arithmetic is small tensors: one thread is faster (no pool wake-ups on a busy machine)
+        # and keeps expectations reproducible. Set after the fork, so the zygote's torch is untouched.
+        torch.set_num_threads(1)
         # NVML's check does not initialise CUDA in this process; the judge never uses CUDA itself.
         self.cuda_available = cuda_available()
         self.torch_version = torch.__version__
