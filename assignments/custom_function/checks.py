@@ -1,0 +1,324 @@
+"""Judge side of custom_function: LinearFunction's forward and backward against exact values computed here.
+
+``torch.autograd.gradcheck`` runs in the sandbox, next to the student's code, so its verdict could be forged:
+it can only take points away. A gradient check passes when the judge's own comparison of every gradient
+that backward returns with the exact derivative of ``input @ weight.T + bias`` passes, with gradcheck's
+tolerances (atol 1e-5, rtol 1e-3, float64), and the sandbox's gradcheck agreed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+
+from grader.check import CheckFailed, Context, check
+from grader.compare import describe_observation, expect_close, require_tensor, show
+from grader.session import StudentRaised
+
+TITLE = "LinearFunction: a torch.autograd.Function with a hand-written backward, checked with gradcheck"
+ALIASES = {"LinearFunction": ["Linear_Function", "LinearFunc", "MyLinearFunction", "linearFunction"]}
+
+#: gradcheck's tolerances, used by the judge for its own comparison of the analytical gradients
+ATOL, RTOL = 1e-5, 1e-3
+N, IN, OUT = 4, 3, 2  # all different, so that a transposed or unsummed gradient has the wrong shape
+SIZES_NO_BIAS = (5, 4, 3)
+
+SHAPES = (
+    "Shapes: input (N, in_features), weight (out_features, in_features), bias (out_features,), grad_output "
+    "(N, out_features). forward: input @ weight.T + bias, shape (N, out_features). backward: grad_input = "
+    "grad_output @ weight, shape (N, in_features); grad_weight = grad_output.T @ input, shape (out_features, "
+    "in_features); grad_bias = grad_output.sum(0), shape (out_features,)."
+)
+FORWARD_HINT = "forward must return input @ weight.T + bias (without the bias when it is None). " + SHAPES
+BACKWARD_HINT = (
+    "backward(ctx, grad_output) must return (grad_input, grad_weight, grad_bias): one value per input of forward, "
+    "None for a bias that is None. " + SHAPES
+)
+COUNT_HINT = (
+    "backward must return exactly one value per input that forward received (torch otherwise raises "
+    "'function LinearFunctionBackward returned an incorrect number of gradients'): "
+    "`return grad_input, grad_weight, grad_bias`, with grad_bias = None when bias is None."
+)
+BIAS_NONE_HINT = (
+    "LinearFunction.apply(input, weight) has no bias, so its gradient must be None: compute grad_bias only "
+    "`if bias is not None` and return None otherwise (torch raises 'returned an incorrect number of gradients' or "
+    "'returned a gradient different than None' for a tensor there)."
+)
+STATIC_HINT = (
+    "Declare both with @staticmethod: torch calls LinearFunction.forward(ctx, ...) and "
+    "LinearFunction.backward(ctx, grad_output) on the class, never on an instance."
+)
+
+#: Plain words for torch errors seen in this exercise (pattern in the message -> hint).
+ERROR_HINTS: tuple[tuple[str, str], ...] = (
+    (r"incorrect number of gradients", COUNT_HINT),
+    (r"gradient different than None at position 3", BIAS_NONE_HINT),
+    (r"shapes cannot be multiplied|size mismatch|must match the size|mat2 must be a matrix", SHAPES),
+    (r"tuple index out of range",
+     "LinearFunction.apply(input, weight) passes two inputs, so ctx.needs_input_grad has two entries: test "
+     "`bias is not None` before looking at ctx.needs_input_grad[2]."),
+    (r"not enough values to unpack|saved_tensors",
+     "backward reads what forward saved: call ctx.save_for_backward(input, weight, bias) in forward and unpack "
+     "exactly those in backward: input, weight, bias = ctx.saved_tensors."),
+    (r"missing 1 required positional argument: 'bias'",
+     "Give bias a default: def forward(ctx, input, weight, bias=None), so LinearFunction.apply(input, weight) works."),
+    (r"missing \d+ required positional argument", STATIC_HINT),
+    (r"NoneType",
+     "bias is None when LinearFunction.apply(input, weight) is called: add it (and compute its gradient) only "
+     "`if bias is not None`."),
+)
+
+
+def _hint_for(message: str) -> str | None:
+    return next((hint for pattern, hint in ERROR_HINTS if re.search(pattern, message)), None)
+
+
+def _probe(ctx: Context, name: str, **args: Any) -> Any:
+    """``ctx.probe``, adding a plain-words hint to the torch errors listed in ERROR_HINTS."""
+    try:
+        return ctx.probe(name, **args)
+    except StudentRaised as raised:
+        hint = _hint_for(str(raised.info.get("message", "")))
+        if hint and not raised.info.get("hint"):
+            raise raised.with_hint(hint) from None
+        raise
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    return x @ w.T if b is None else x @ w.T + b
+
+
+def _case(ctx: Context, n: int, i: int, o: int, bias: str) -> dict[str, Any]:
+    b = ctx.randn(o) + 0.5 if bias == "given" else None  # well away from zero, so a forgotten bias shows
+    return {"x": ctx.randn(n, i), "w": ctx.randn(o, i), "b": b, "bias": bias}
+
+
+@check(points=1, hint=STATIC_HINT)
+def defines_function(ctx: Context) -> None:
+    """LinearFunction is a torch.autograd.Function with @staticmethod forward and backward, and apply() runs.
+
+    forward(ctx, input, weight, bias=None) and backward(ctx, grad_output), as in the PyTorch documentation;
+    LinearFunction.apply(input, weight, bias) returns a tensor (its values are the next check's business).
+    """
+    info = _probe(ctx, "structure")
+    if not info["is_function"]:
+        raise CheckFailed("class LinearFunction(torch.autograd.Function)",
+                          f"a class with base classes {', '.join(info['bases'])}",
+                          "Subclass torch.autograd.Function: that gives the class its `apply`.")
+    for name in ("forward", "backward"):
+        if info[name] != "staticmethod":
+            raise CheckFailed(f"{name} to be a @staticmethod", f"{name} is a plain {info[name]}", STATIC_HINT)
+    if not info["forward_three"]:
+        raise CheckFailed("forward(ctx, input, weight, bias=None)",
+                          "a forward that cannot take ctx, input, weight, bias", FORWARD_HINT)
+    if not info["forward_two"]:
+        raise CheckFailed("forward(ctx, input, weight, bias=None): bias optional",
+                          "a forward that needs the bias argument",
+                          "Give bias a default: def forward(ctx, input, weight, bias=None).")
+    if not info["backward_one"]:
+        raise CheckFailed("backward(ctx, grad_output)",
+                          "a backward that cannot be called as backward(ctx, grad_output)", STATIC_HINT)
+    (out,) = _probe(ctx, "forward", cases=[_case(ctx, N, IN, OUT, "given")], dtype="float64")
+    require_tensor(out, "the output of LinearFunction.apply(input, weight, bias)",
+                   "forward must return the output tensor: return input @ weight.T + bias.")
+
+
+@check(points=2, per_device=True, hint=FORWARD_HINT)
+def forward(ctx: Context) -> None:
+    """LinearFunction.apply(input, weight[, bias]) returns input @ weight.T (+ bias), in float64 and float32."""
+    cases = [_case(ctx, N, IN, OUT, "given"), _case(ctx, *SIZES_NO_BIAS, "omitted"), _case(ctx, 3, 2, 4, "none")]
+    labels = {"given": "with bias", "omitted": "without bias: apply(input, weight)",
+              "none": "with bias=None: apply(input, weight, None)"}
+    for dtype in ("float64", "float32"):
+        outs = _probe(ctx, "forward", cases=cases, dtype=dtype)
+        for case, out in zip(cases, outs, strict=True):
+            x, w = (case[k].to(getattr(torch, dtype)).double() for k in ("x", "w"))
+            b = None if case["b"] is None else case["b"].to(getattr(torch, dtype)).double()
+            what = f"the output of LinearFunction.apply {labels[case['bias']]} ({dtype}, input {tuple(x.shape)})"
+            require_tensor(out, what, "forward must return the output tensor: return input @ weight.T + bias.")
+            mistakes = {"no_transpose_square": (x @ w, "Use weight.T: weight is (out_features, in_features).")} \
+                if w.shape[0] == w.shape[1] else {}
+            if b is not None:
+                mistakes["no_bias"] = (x @ w.T, "The bias is left out: add bias to input @ weight.T.")
+            expect_close(out, _linear(x, w, b), what, dtype=dtype, device=ctx.device, mistakes=mistakes,
+                         hint=FORWARD_HINT)
+
+
+def _close(obs: dict[str, Any], expected: torch.Tensor, device: str | None) -> bool:
+    """The judge's gradcheck criterion: same shape, on the device, |found - expected| <= atol + rtol |expected|."""
+    found = obs.get("tensor")
+    return (
+        isinstance(found, torch.Tensor) and found.shape == expected.shape
+        and (device is None or obs["device"].split(":")[0] == device)
+        and bool(torch.allclose(found.double(), expected, rtol=RTOL, atol=ATOL))
+    )
+
+
+def _expect_gradient(obs: dict[str, Any], expected: torch.Tensor, what: str, device: str | None,
+                     mistakes: dict[str, tuple[torch.Tensor, str]]) -> None:
+    """Pass when gradcheck's tolerances hold; else fail, naming the error sizes and the likely mistake."""
+    if obs.get("type") == "None":
+        raise CheckFailed(f"{what}: a tensor of shape {tuple(expected.shape)}", "None",
+                          "backward returned None for an input that requires grad: compute it. " + SHAPES)
+    if not _close(obs, expected, device):
+        expect_close(obs, expected, what, device=device, mistakes=mistakes, hint=BACKWARD_HINT)
+
+
+def _judge_returned(ctx: Context, returned: dict[str, Any], x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
+                    bias: str, g: torch.Tensor) -> None:
+    """One direct call of backward(ctx, grad_output) against the exact gradients."""
+    n_inputs = 3 if bias in ("given", "none") else 2
+    call = "LinearFunction.apply(input, weight, bias)" if bias == "given" else (
+        "LinearFunction.apply(input, weight)" if bias == "omitted" else "LinearFunction.apply(input, weight, None)")
+    if not returned["sequence"]:
+        raise CheckFailed(f"backward to return a tuple of {n_inputs} gradients for {call}",
+                          describe_observation(returned["what"]), COUNT_HINT)
+    items = returned["items"]
+    if len(items) < n_inputs:
+        raise CheckFailed(f"backward to return {n_inputs} values (grad_input, grad_weight, grad_bias) for {call}",
+                          f"{len(items)} value{'s' if len(items) != 1 else ''}", COUNT_HINT)
+    bias_item = items[2] if len(items) > 2 else None
+    if any(item["type"] != "None" for item in items[3:]):
+        raise CheckFailed(f"backward to return 3 values at most for {call}", f"{len(items)} values", COUNT_HINT)
+    if b is None and bias_item is not None and bias_item["type"] != "None":
+        raise CheckFailed(f"grad_bias to be None for {call}", describe_observation(bias_item), BIAS_NONE_HINT)
+    for_g = f"for {call} and a random grad_output of shape {tuple(g.shape)}"
+    _expect_gradient(items[0], g @ w, f"grad_input (the gradient for `input`) {for_g}", ctx.device, {})
+    weight_mistakes = {"transposed": (x.T @ g, "grad_weight is transposed: it has the shape of weight, "
+                                      "(out_features, in_features): grad_output.T @ input, not input.T @ grad_output.")}
+    _expect_gradient(items[1], g.T @ x, f"grad_weight (the gradient for `weight`) {for_g}", ctx.device,
+                     weight_mistakes)
+    if b is not None:
+        assert bias_item is not None
+        _expect_gradient(bias_item, g.sum(0), f"grad_bias (the gradient for `bias`) {for_g}", ctx.device, {
+            "not_summed": (g, "grad_bias must be summed over the batch: grad_output.sum(0), shape (out_features,); "
+                              "the bias is added to every row, so its gradient adds up the rows of grad_output."),
+            "mean": (g.mean(0), "grad_bias is the sum over the batch, not the mean: grad_output.sum(0)."),
+            "wrong_dim": (g.sum(1), "grad_bias is summed over the wrong dimension: grad_output.sum(0) sums the "
+                                    "batch (rows) and keeps out_features."),
+        })
+
+
+def _engine_hint(message: str) -> str:
+    found = re.search(r"invalid gradient at index (\d+) - got \[([\d, ]*)\] but expected shape compatible with "
+                      r"\[([\d, ]*)\]", message)
+    if found:
+        index = int(found.group(1))
+        name = ("grad_input", "grad_weight", "grad_bias")[index] if index < 3 else f"gradient {index}"
+        return (f"{name} has shape [{found.group(2)}], but a gradient has the shape of its input "
+                f"[{found.group(3)}]. " + SHAPES)
+    return _hint_for(message) or BACKWARD_HINT
+
+
+def _judge_backward(ctx: Context, bias: str, sizes: tuple[int, int, int]) -> None:
+    """gradcheck on the judge's side, then the sandbox's torch.autograd.gradcheck, for one way to call apply."""
+    case = _case(ctx, *sizes, bias)
+    x, w, b = case["x"], case["w"], case["b"]
+    upstreams = [ctx.randn(sizes[0], sizes[2]) for _ in range(2)]
+    obs = _probe(ctx, "backward", x=x, w=w, b=b, bias=bias, upstreams=upstreams, dtype="float64", gradcheck=True)
+    require_tensor(obs["output"], "the output of forward", "forward must return the output tensor.")
+    if not obs["own_node"]:
+        raise CheckFailed("the output of LinearFunction.apply to be recorded with LinearFunction's backward",
+                          f"an output whose grad_fn is {obs['output'].get('grad_fn')}",
+                          "Return a new tensor from forward (not one of its inputs), and call LinearFunction.apply, "
+                          "never forward directly.")
+    for returned, g in zip(obs["raw"], upstreams, strict=True):
+        _judge_returned(ctx, returned, x, w, b, bias, g)
+    engine = obs["engine"]
+    if engine["raised"]:
+        raise CheckFailed("loss.backward() through LinearFunction to work",
+                          f"torch's autograd engine raised {engine['raised']}", _engine_hint(engine["raised"]))
+    names = ["input", "weight"] + (["bias"] if b is not None else [])
+    exact = {"input": upstreams[0] @ w, "weight": upstreams[0].T @ x, "bias": upstreams[0].sum(0)}
+    for name, grad in zip(names, engine["grads"], strict=False):
+        if not _close(grad, exact[name], ctx.device):
+            _expect_gradient(grad, exact[name], f"the gradient autograd gives `{name}` through LinearFunction",
+                             ctx.device, {})
+    report = obs["gradcheck"]
+    if not report["ok"]:
+        args = "(input, weight, bias)" if bias == "given" else "(input, weight)"
+        which = f" for `{report['input']}`" if report["input"] else ""
+        out = require_tensor(obs["output"], "the output of forward").double()
+        expected_out = _linear(x, w, b)
+        forward_wrong = out.shape != expected_out.shape or not torch.allclose(out, expected_out, rtol=1e-7, atol=1e-9)
+        found = f"gradcheck(LinearFunction.apply, {args}) failed{which}: {report['error']}"
+        if forward_wrong:
+            found += f"; your forward gives {show(out)} where input @ weight.T + bias is {show(expected_out)}"
+        raise CheckFailed(
+            f"torch.autograd.gradcheck(LinearFunction.apply, {args}) in float64 to pass",
+            found,
+            "backward returns the exact gradient of input @ weight.T + bias, but gradcheck compares it with the "
+            "numerical derivative of YOUR forward, and that forward computes something else: fix forward "
+            "(see the check `forward`)." if forward_wrong else
+            "gradcheck differentiates forward numerically and compares with backward: make sure forward and backward "
+            "do not modify their inputs in place and give the same result every time.",
+        )
+
+
+@check(points=3, per_device=True, hint=BACKWARD_HINT)
+def gradcheck_with_bias(ctx: Context) -> None:
+    """With a bias: backward's gradients for input, weight and bias are exact, and gradcheck passes (float64).
+
+    The judge compares every gradient that backward returns with the exact derivative of input @ weight.T + bias,
+    with gradcheck's tolerances (atol 1e-5, rtol 1e-3), and torch.autograd.gradcheck(LinearFunction.apply,
+    (input, weight, bias)) must pass too.
+    """
+    _judge_backward(ctx, "given", (N, IN, OUT))
+
+
+@check(points=2, per_device=True, hint=BIAS_NONE_HINT)
+def gradcheck_without_bias(ctx: Context) -> None:
+    """Without a bias: gradients for input and weight are exact, the bias gets None, and gradcheck passes (float64).
+
+    LinearFunction.apply(input, weight) is called with two inputs; torch.autograd.gradcheck(LinearFunction.apply,
+    (input, weight)) must pass too.
+    """
+    _judge_backward(ctx, "omitted", SIZES_NO_BIAS)
+
+
+def _mlp_expected(x: torch.Tensor, layers: list[dict[str, Any]], g: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+    params = [{k: v.clone().requires_grad_(True) for k, v in layer.items() if v is not None} for layer in layers]
+    h = x
+    for i, p in enumerate(params):
+        h = torch.nn.functional.linear(h, p["w"], p.get("b"))
+        if i < len(params) - 1:
+            h = torch.tanh(h)
+    (h * g).sum().backward()
+    return [{k: v.grad for k, v in p.items()} for p in params]
+
+
+@check(points=2, per_device=True, depends=[gradcheck_with_bias],
+       hint="Return None (or anything) for inputs that need no gradient, and tensors of the inputs' shapes for the "
+            "others; use ctx.needs_input_grad to skip work if you like.")
+def used_in_a_module(ctx: Context) -> None:
+    """A float32 two-layer nn.Module built on LinearFunction.apply gets the right gradients from loss.backward().
+
+    The module's input does not require grad (ctx.needs_input_grad[0] is False in the first layer) and its
+    hidden layer does: gradients flow through both layers into every weight and bias.
+    """
+    x = ctx.randn(6, 4).float().double()
+    layers = [{"w": ctx.randn(5, 4).float().double(), "b": ctx.randn(5).float().double()},
+              {"w": ctx.randn(3, 5).float().double(), "b": ctx.randn(3).float().double()}]
+    g = ctx.randn(6, 3).float().double()
+    obs = _probe(ctx, "mlp", x=x, layers=layers, upstream=g, dtype="float32")
+    require_tensor(obs["output"], "the output of the module")
+    if "grads" not in obs:
+        raise CheckFailed("the module's output to require grad (its parameters do)",
+                          f"an output with requires_grad={obs['output'].get('requires_grad')}",
+                          "Return the result of the computation from forward; LinearFunction.apply connects it.")
+    h = torch.tanh(_linear(x, layers[0]["w"], layers[0]["b"]))
+    expect_close(obs["output"], _linear(h, layers[1]["w"], layers[1]["b"]), "the module's output", dtype="float32",
+                 device=ctx.device, hint=FORWARD_HINT)
+    expected = _mlp_expected(x, layers, g)
+    for i, (seen, exp) in enumerate(zip(obs["grads"], expected, strict=True)):
+        for key, name in (("w", "weight"), ("b", "bias")):
+            if key not in exp:
+                continue
+            if seen[key]["type"] == "None":
+                raise CheckFailed(f"layer {i + 1}'s {name}.grad after loss.backward()", "None",
+                                  f"backward returned None for `{name}`: it must return its gradient whenever "
+                                  "ctx.needs_input_grad says it is needed.")
+            expect_close(seen[key], exp[key], f"layer {i + 1}'s {name}.grad after loss.backward()", dtype="float32",
+                         device=ctx.device, hint=BACKWARD_HINT)

@@ -1,0 +1,129 @@
+"""The autograd_basics zoo: each submission with the outcome it must get, run through the real CLI.
+
+Every row says which checks must lose their points and what the failing checks' hint or message must say.
+The notebook is written by ``tests/zoo/autograd_basics/make_notebooks.py`` (nbformat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import pytest
+
+from conftest import ROOT, ZOO, check_by_id, failed_ids, run_grader
+
+FULL = 9.0
+Q_CHECKS = frozenset({"q_function_values[cpu]", "q_function_differentiable[cpu]"})
+GRADIENT_CHECKS = frozenset({
+    "course_example[cpu]", "random_shapes[cpu]", "external_gradient_used[cpu]", "no_accumulation[cpu]",
+    "caller_untouched[cpu]",
+})
+COPY = "a.detach().clone().requires_grad_(True)"
+
+# Graded as on a machine without a GPU, whatever machine runs the tests.
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    lost: frozenset[str] = frozenset()  # ids of the checks that must lose their points
+    # check id -> text (or several texts) its hint or message must contain
+    hints: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+
+
+CASES = [
+    # Correct submissions in other styles than the reference: full marks.
+    Case("correct_autograd_grad.py"),  # torch.autograd.grad(Q, (a2, b2), grad_outputs=external_grad)
+    Case("correct_functional_vjp.py"),  # torch.autograd.functional.vjp, which detaches the inputs itself
+    Case("correct_course_notebook.ipynb"),  # course-notes cells with top-level a, b; requires_grad = True on copies
+    # Realistic mistakes: the right checks lose their points, with the right hint.
+    Case(
+        "sum_backward.py",  # Q.sum().backward(): right only when external_grad is all ones
+        lost=frozenset({"external_gradient_used[cpu]"}),
+        hints={"external_gradient_used[cpu]": ("external_grad is not used", "do not call Q.sum().backward()")},
+    ),
+    Case(
+        "g_twice.py",  # (Q * external_grad).backward(gradient=external_grad)
+        lost=frozenset({"external_gradient_used[cpu]"}),
+        hints={"external_gradient_used[cpu]": "applied twice"},
+    ),
+    Case(
+        "hand_computed.py",  # 9 * a**2 * external_grad: right values, no autograd
+        lost=frozenset({"external_gradient_used[cpu]"}),
+        hints={"external_gradient_used[cpu]": ("no backward pass ran", "Q.backward(gradient=external_grad)")},
+    ),
+    Case(
+        "caller_requires_grad.py",  # a.requires_grad_() on the caller's tensors
+        lost=frozenset({"no_accumulation[cpu]", "caller_untouched[cpu]"}),
+        hints={
+            "no_accumulation[cpu]": ("twice the first result", "accumulated", COPY),
+            "caller_untouched[cpu]": ("keep requires_grad=False", "a.requires_grad_()"),
+        },
+    ),
+    Case(
+        "clone_without_detach.py",  # a.clone().requires_grad_(): not a leaf when the caller's a requires grad
+        lost=frozenset({"caller_untouched[cpu]"}),
+        hints={"caller_untouched[cpu]": ("a.grad to stay None", "a.clone() without .detach()", COPY)},
+    ),
+    Case(
+        "a_squared.py",  # Q = 3a^2 - b^2: the function is wrong, so are the gradients built on it
+        lost=Q_CHECKS | {"course_example[cpu]", "random_shapes[cpu]", "external_gradient_used[cpu]"},
+        hints={
+            "q_function_values[cpu]": "3a^2 - b^2",
+            "q_function_differentiable[cpu]": "derivative of 3a^2",
+            "course_example[cpu]": ("[12, 18]", "gradients of 3a^2"),
+            "external_gradient_used[cpu]": "gradients of 3a^2",
+        },
+    ),
+    Case(
+        "torch_tensor_q.py",  # torch.tensor(3*a**3 - b**2): the right values, cut from the graph
+        lost=GRADIENT_CHECKS | {"q_function_differentiable[cpu]"},
+        hints={
+            "q_function_differentiable[cpu]": ("grad_fn", "torch.tensor(...)"),
+            "course_example[cpu]": ("does not require grad", "torch_tensor_q.py, line 14", "not connected"),
+        },
+    ),
+    Case(
+        "no_gradient_argument.py",  # Q.backward() on a vector Q
+        lost=GRADIENT_CHECKS,
+        hints={"course_example[cpu]": ("only for scalar outputs", "Q.backward(gradient=external_grad)")},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
+def test_zoo(case: Case, schema: dict[str, Any]) -> None:
+    path = ZOO / "autograd_basics" / case.file
+    run = run_grader("check", "autograd_basics", path, "--format", "json", "--seed", "7", "--device", "cpu",
+                     env=CPU_ONLY)
+    assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
+    doc = run.json()
+    jsonschema.validate(doc, schema)
+    assert doc["status"] == "graded", doc["errors"]
+    assert doc["submission"]["kind"] == path.suffix.lstrip(".")
+    messages = "\n".join(f"{c['id']}: {c['message']}" for c in doc["checks"] if c["id"] in failed_ids(doc))
+    assert failed_ids(doc) == set(case.lost), messages
+    assert doc["max_score"] == FULL
+    assert doc["score"] == FULL - sum(c["max_score"] for c in doc["checks"] if c["id"] in case.lost)
+    assert run.returncode == (0 if not case.lost else 1)
+    for check_id, texts in case.hints.items():
+        entry = check_by_id(doc, check_id)
+        for text in (texts,) if isinstance(texts, str) else texts:
+            assert text in (entry["hint"] or "") + "\n" + entry["message"], entry
+    assert doc["errors"] == [], doc["errors"]
+
+
+@pytest.mark.parametrize(("submission", "score"), [
+    ("reference/autograd_basics.py", FULL),
+    ("assignments/autograd_basics/autograd_basics.py", 0.0),
+    ("assignments/autograd_basics/autograd_basics.ipynb", 0.0),
+])
+def test_reference_and_stubs(submission: str, score: float) -> None:
+    run = run_grader("check", "autograd_basics", ROOT / submission, "--format", "json", "--seed", "3",
+                     "--device", "cpu", env=CPU_ONLY)
+    doc = run.json()
+    assert doc["status"] == "graded" and doc["score"] == score and doc["max_score"] == FULL
+    assert all(c["status"] in ("passed", "failed", "skipped") for c in doc["checks"]), doc["checks"]  # no "error"

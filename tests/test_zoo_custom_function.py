@@ -1,0 +1,121 @@
+"""The custom_function zoo: each submission with the outcome it must get, run through the real CLI.
+
+Every row says which checks must lose their points and what the failing checks' hint or message must say.
+The notebook is written by ``tests/zoo/custom_function/make_notebooks.py`` (nbformat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import pytest
+
+from conftest import ROOT, ZOO, check_by_id, failed_ids, run_grader
+
+FULL = 10.0
+GRADCHECKS = frozenset({"gradcheck_with_bias[cpu]", "gradcheck_without_bias[cpu]"})
+MODULE = "used_in_a_module[cpu]"  # skipped when gradcheck_with_bias fails
+
+# Graded as on a machine without a GPU, whatever machine runs the tests.
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    lost: frozenset[str] = frozenset()  # ids of the checks that must lose their points
+    # check id -> text (or several texts) its hint or message must contain
+    hints: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+
+
+CASES = [
+    # Correct submissions in other styles than the reference: full marks.
+    Case("correct_einsum.py"),  # einsum in forward and backward, no needs_input_grad
+    Case("correct_ctx_attributes.py"),  # ctx.input / ctx.weight instead of save_for_backward, F.linear, 2 gradients
+    Case("correct_notebook.ipynb"),  # @ and .T, and a gradcheck cell of its own in the notebook
+    # Realistic mistakes: the right checks lose their points, with the right hint.
+    Case(
+        "grad_weight_transposed.py",  # input.t().mm(grad_output): (in, out) instead of (out, in)
+        lost=GRADCHECKS | {MODULE},
+        hints={"gradcheck_with_bias[cpu]": ("grad_weight (the gradient for `weight`)", "shape (3, 2)",
+                                            "grad_weight is transposed")},
+    ),
+    Case(
+        "bias_not_summed.py",  # grad_bias = grad_output, shape (N, out)
+        lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
+        hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "summed over the batch")},
+    ),
+    Case(
+        "bias_grad_when_none.py",  # grad_output.sum(0) returned even for apply(input, weight)
+        lost=frozenset({"gradcheck_without_bias[cpu]"}),
+        hints={"gradcheck_without_bias[cpu]": ("grad_bias to be None", "if bias is not None")},
+    ),
+    Case(
+        "needs_input_grad_index.py",  # ctx.needs_input_grad[2] without checking `bias is not None`
+        lost=frozenset({"gradcheck_without_bias[cpu]"}),
+        hints={"gradcheck_without_bias[cpu]": ("IndexError", "needs_input_grad_index.py, line 22",
+                                               "ctx.needs_input_grad has two entries")},
+    ),
+    Case(
+        "grad_input_weight_t.py",  # grad_output.mm(weight.t()): shapes do not fit
+        lost=GRADCHECKS | {MODULE},
+        hints={"gradcheck_with_bias[cpu]": ("shapes cannot be multiplied", "grad_input_weight_t.py, line 17",
+                                            "grad_input = grad_output @ weight")},
+    ),
+    Case(
+        "too_few_gradients.py",  # return grad_input, grad_weight (bias forgotten)
+        lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
+        hints={"gradcheck_with_bias[cpu]": ("3 values", "2 values", "incorrect number of gradients")},
+    ),
+    Case(
+        "forward_forgets_bias.py",  # forward is input @ weight.T; backward is right: gradcheck still fails
+        lost=frozenset({"forward[cpu]", "gradcheck_with_bias[cpu]", MODULE}),
+        hints={
+            "forward[cpu]": "bias is left out",
+            "gradcheck_with_bias[cpu]": ("gradcheck(LinearFunction.apply, (input, weight, bias)) failed for `bias`",
+                                         "numerical derivative of YOUR forward"),
+        },
+    ),
+    Case(
+        "backward_not_static.py",  # works through apply, but backward lacks @staticmethod
+        lost=frozenset({"defines_function"}),
+        hints={"defines_function": ("backward to be a @staticmethod", "@staticmethod")},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
+def test_zoo(case: Case, schema: dict[str, Any]) -> None:
+    path = ZOO / "custom_function" / case.file
+    run = run_grader("check", "custom_function", path, "--format", "json", "--seed", "7", "--device", "cpu",
+                     env=CPU_ONLY)
+    assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
+    doc = run.json()
+    jsonschema.validate(doc, schema)
+    assert doc["status"] == "graded", doc["errors"]
+    assert doc["submission"]["kind"] == path.suffix.lstrip(".")
+    messages = "\n".join(f"{c['id']}: {c['message']}" for c in doc["checks"] if c["id"] in failed_ids(doc))
+    assert failed_ids(doc) == set(case.lost), messages
+    assert doc["max_score"] == FULL
+    assert doc["score"] == FULL - sum(c["max_score"] for c in doc["checks"] if c["id"] in case.lost)
+    assert run.returncode == (0 if not case.lost else 1)
+    for check_id, texts in case.hints.items():
+        entry = check_by_id(doc, check_id)
+        for text in (texts,) if isinstance(texts, str) else texts:
+            assert text in (entry["hint"] or "") + "\n" + entry["message"], entry
+    assert doc["errors"] == [], doc["errors"]
+
+
+@pytest.mark.parametrize(("submission", "score"), [
+    ("reference/custom_function.py", FULL),
+    ("assignments/custom_function/custom_function.py", 0.0),
+    ("assignments/custom_function/custom_function.ipynb", 0.0),
+])
+def test_reference_and_stubs(submission: str, score: float) -> None:
+    run = run_grader("check", "custom_function", ROOT / submission, "--format", "json", "--seed", "3",
+                     "--device", "cpu", env=CPU_ONLY)
+    doc = run.json()
+    assert doc["status"] == "graded" and doc["score"] == score and doc["max_score"] == FULL
+    assert all(c["status"] in ("passed", "failed", "skipped") for c in doc["checks"]), doc["checks"]  # no "error"

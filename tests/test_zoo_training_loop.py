@@ -1,0 +1,149 @@
+"""The training_loop zoo: each submission with the outcome it must get, run through the real CLI.
+
+Every row says which checks must lose their points (a check skipped because a prerequisite failed counts
+as lost) and what the failing checks' hint or message must say. The notebooks are written by
+``tests/zoo/training_loop/make_notebooks.py`` (nbformat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import pytest
+
+from conftest import ROOT, ZOO, check_by_id, failed_ids, run_grader
+
+FULL = 13.0
+TRAIN = frozenset({
+    "epochs_count", "returns_floats", "loss_values[cpu]", "trained_parameters[cpu]", "fresh_gradients[cpu]",
+    "step_after_backward[cpu]",
+})
+EVALUATE = frozenset({
+    "evaluate_accuracy[cpu]", "evaluate_returns_float", "evaluate_eval_mode[cpu]", "evaluate_no_graph[cpu]",
+})
+WRONG_RUN = frozenset({"loss_values[cpu]", "trained_parameters[cpu]"})
+ZERO_GRAD = "Call optimizer.zero_grad() each iteration; without it gradients from earlier epochs add up"
+STEP_FIRST = "step() ran before backward(): the first step sees no gradient"
+ZEROED = "zero_grad() between backward() and step() throws the gradient away"
+
+# Graded as on a machine without a GPU, whatever machine runs the tests.
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    lost: frozenset[str] = frozenset()  # ids of the checks that must lose their points
+    # check id -> text (or several texts) its hint or message must contain
+    hints: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+
+
+CASES = [
+    # Correct submissions in other styles than the reference: full marks.
+    Case("correct_zero_grad_at_end.py"),  # zero_grad before the loop and after step(); inference_mode; max(1)
+    Case("correct_model_zero_grad.py"),  # model.zero_grad(), model.forward(x), detached losses, @torch.no_grad()
+    Case("correct_notebook.ipynb"),  # zero_grad(set_to_none=False), float(loss), a counting loop, a demo cell
+    # Realistic mistakes: the right checks lose their points, with the right hint.
+    Case(
+        "no_zero_grad.py",
+        lost=WRONG_RUN | {"fresh_gradients[cpu]"},
+        hints={"fresh_gradients[cpu]": (ZERO_GRAD, "backward() number 2 of 5"),
+               "trained_parameters[cpu]": "gradients accumulate", "loss_values[cpu]": ZERO_GRAD},
+    ),
+    Case(
+        "step_before_backward.py",  # zero_grad, forward, loss, step, backward: nothing ever changes
+        lost=WRONG_RUN | {"step_after_backward[cpu]"},
+        hints={"step_after_backward[cpu]": (STEP_FIRST, "step() number 1"),
+               "loss_values[cpu]": ("The loss never changes", STEP_FIRST),
+               "trained_parameters[cpu]": ("did not change", STEP_FIRST)},
+    ),
+    Case(
+        "zero_grad_between.py",  # forward, loss, backward, zero_grad, step
+        lost=WRONG_RUN | {"step_after_backward[cpu]"},
+        hints={"step_after_backward[cpu]": ZEROED, "trained_parameters[cpu]": ZEROED},
+    ),
+    Case(
+        "losses_as_tensors.py",  # losses.append(loss): the values are right, the type is not
+        lost=frozenset({"returns_floats"}),
+        hints={"returns_floats": ("loss.item()", "0-d torch.Tensor", "requires_grad=True")},
+    ),
+    Case("nb_losses_as_tensors.ipynb", lost=frozenset({"returns_floats"}), hints={"returns_floats": "loss.item()"}),
+    Case(
+        "range_one_to_epochs.py",  # for epoch in range(1, epochs): the protocol is right, one epoch is missing
+        lost=frozenset({"epochs_count", "loss_values[cpu]", "trained_parameters[cpu]"}),
+        hints={"epochs_count": ("a list of 5 losses", "4 values", "range(epochs)"),
+               "trained_parameters[cpu]": "4 optimizer steps instead of 5"},
+    ),
+    Case(
+        "forward_outside_loop.py",  # the second backward() finds the graph freed; evaluate still earns its points
+        lost=TRAIN,
+        hints={"epochs_count": ("backward through the graph a second time", "forward_outside_loop.py, line 11",
+                                "inside the loop")},
+    ),
+    Case(
+        "evaluate_no_eval.py",
+        lost=frozenset({"evaluate_eval_mode[cpu]"}),
+        hints={"evaluate_eval_mode[cpu]": ("model.eval()", "ran in training mode")},
+    ),
+    Case(
+        "evaluate_no_no_grad.py",  # model(inputs).detach(): the graph was recorded first
+        lost=frozenset({"evaluate_no_graph[cpu]"}),
+        hints={"evaluate_no_graph[cpu]": ("torch.no_grad()", ".detach() on the output is too late")},
+    ),
+    Case(
+        "accuracy_percent.py",  # 100 * correct / total
+        lost=frozenset({"evaluate_accuracy[cpu]"}),
+        hints={"evaluate_accuracy[cpu]": "percentage"},
+    ),
+    Case(
+        "accuracy_count.py",  # the number of right predictions, an int
+        lost=frozenset({"evaluate_accuracy[cpu]", "evaluate_returns_float"}),
+        hints={"evaluate_accuracy[cpu]": "number of correct predictions", "evaluate_returns_float": "an int"},
+    ),
+    Case(
+        "evaluate_tensor.py",  # torch.sum(...) / len(labels): a 0-d tensor with the right value
+        lost=frozenset({"evaluate_returns_float"}),
+        hints={"evaluate_returns_float": ("accuracy.item()", "0-d torch.Tensor")},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
+def test_zoo(case: Case, schema: dict[str, Any]) -> None:
+    path = ZOO / "training_loop" / case.file
+    run = run_grader("check", "training_loop", path, "--format", "json", "--seed", "7", "--device", "cpu",
+                     env=CPU_ONLY)
+    assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
+    doc = run.json()
+    jsonschema.validate(doc, schema)
+    assert doc["status"] == "graded", doc["errors"]
+    assert doc["errors"] == []
+    assert doc["submission"]["kind"] == path.suffix.lstrip(".")
+    messages = "\n".join(f"{c['id']}: {c['message']}" for c in doc["checks"] if c["id"] in failed_ids(doc))
+    assert failed_ids(doc) == set(case.lost), messages
+    assert doc["max_score"] == FULL
+    assert doc["score"] == FULL - sum(c["max_score"] for c in doc["checks"] if c["id"] in case.lost)
+    assert 0 < doc["score"] <= FULL
+    assert run.returncode == (0 if not case.lost else 1)
+    for check_id, texts in case.hints.items():
+        entry = check_by_id(doc, check_id)
+        for text in (texts,) if isinstance(texts, str) else texts:
+            assert text in (entry["hint"] or "") + "\n" + entry["message"], entry
+
+
+@pytest.mark.parametrize(("path", "score"), [
+    (ROOT / "reference" / "training_loop.py", FULL),
+    (ROOT / "assignments" / "training_loop" / "training_loop.py", 0.0),
+    (ROOT / "assignments" / "training_loop" / "training_loop.ipynb", 0.0),
+], ids=["reference", "stub", "stub_notebook"])
+def test_reference_and_stubs(path: Any, score: float) -> None:
+    run = run_grader("check", "training_loop", path, "--format", "json", "--seed", "3", "--device", "cpu",
+                     env=CPU_ONLY)
+    doc = run.json()
+    assert doc["status"] == "graded"
+    assert doc["score"] == score, [c["message"] for c in doc["checks"] if c["score"] < c["max_score"]]
+    assert {c["id"] for c in doc["checks"]} == TRAIN | EVALUATE
+    allowed = {"passed"} if score else {"failed", "skipped"}
+    assert {c["status"] for c in doc["checks"]} <= allowed
