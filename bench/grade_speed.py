@@ -7,7 +7,7 @@ mistakes; each file distinct, as students' files are), then measures, side by si
 
 - ``import torch`` in a fresh interpreter (median of 3): the cost the naive way pays per submission;
 - the naive way: ``grader check`` in a fresh ``python`` per submission, ``--jobs`` at a time, on a sample;
-- ``grader grade --jobs J --force`` for each N.
+- ``grader grade --jobs J --force`` for each N, and the smallest N again with ``--jobs 1`` (scaling).
 
 It prints each N's wall time, the cost per submission, the ratio to the naive cost of SPEC section 8
 (N x one torch start-up / cores) and to the measured naive run, the marginal cost per submission between
@@ -91,6 +91,10 @@ def main() -> None:
             formula = n * import_torch / args.jobs
             print(f"{n:>5} {wall:>8.2f} {wall / n:>7.3f} {wall / formula:>17.3f} {wall / (naive_per_sub * n):>13.3f} "
                   f"{outside * 1000:>18.1f}")
+        n = args.sizes[0]
+        one = timed([*grader, "grade", "my_linear", str(work / f"n{n}"), "--out", str(work / "one"), "--jobs", "1",
+                     "--device", "cpu", "--force"])
+        print(f"\nN={n} with --jobs 1: {one:.2f} s; --jobs {args.jobs} is {one / walls[n]:.2f}x faster")
         if len(walls) > 1:
             small, large = min(walls), max(walls)
             marginal = (walls[large] - walls[small]) / (large - small)

@@ -65,3 +65,33 @@ def schema() -> dict[str, Any]:
     run = run_grader("schema")
     assert run.returncode == 0
     return json.loads(run.stdout)
+
+
+def grade_zoo_case(assignment: str, file: str, lost: frozenset[str], hints: dict[str, str | tuple[str, ...]],
+                   schema: dict[str, Any], full: float) -> dict[str, Any]:
+    """Grade ``tests/zoo/ASSIGNMENT/FILE`` on the CPU (as on a machine without a GPU) and check its outcome.
+
+    Exactly the checks in ``lost`` lose their points (a skipped check counts as lost), the score is the
+    rest, the exit status matches, and each check in ``hints`` says each of its texts in its hint or
+    message. Returns the results document for further checks.
+    """
+    import jsonschema
+
+    path = ZOO / assignment / file
+    run = run_grader("check", assignment, path, "--format", "json", "--seed", "7", "--device", "cpu",
+                     env={"CUDA_VISIBLE_DEVICES": ""})
+    assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
+    doc = run.json()
+    jsonschema.validate(doc, schema)
+    assert doc["status"] == "graded", doc["errors"]
+    assert doc["submission"]["kind"] == path.suffix.lstrip(".")
+    messages = "\n".join(f"{c['id']}: {c['message']}" for c in doc["checks"] if c["id"] in failed_ids(doc))
+    assert failed_ids(doc) == set(lost), messages
+    assert doc["max_score"] == full
+    assert doc["score"] == full - sum(c["max_score"] for c in doc["checks"] if c["id"] in lost)
+    assert run.returncode == (0 if not lost else 1)
+    for check_id, texts in hints.items():
+        entry = check_by_id(doc, check_id)
+        for text in (texts,) if isinstance(texts, str) else texts:
+            assert text in (entry["hint"] or "") + "\n" + entry["message"], entry
+    return doc
