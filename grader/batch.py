@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import statistics
 import sys
@@ -306,7 +307,13 @@ class Progress:
         if total and stream.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="sub", file=stream, dynamic_ncols=True, smoothing=0.1)
+            try:
+                columns, lines = os.get_terminal_size(stream.fileno())
+            except (OSError, ValueError):
+                columns, lines = 0, 0
+            # A terminal that reports no size (a bare pty) would get no bar at all: assume 100 x 24.
+            self.bar = tqdm(total=total, unit="sub", file=stream, ncols=columns or 100, nrows=lines or 24,
+                            dynamic_ncols=columns > 0 and lines > 0, smoothing=0.1)
 
     def update(self, sub_id: str, doc: dict[str, Any]) -> None:
         """One more submission is done."""

@@ -232,3 +232,30 @@ def test_dask_scheduler_and_workers_on_loopback_give_the_local_scores(tmp_path: 
                 proc.wait(timeout=30)
     assert [r["id"] for r in _csv(remote)] == ids
     assert {i: _stable(d) for i, d in _results(remote).items()} == {i: _stable(d) for i, d in _results(local).items()}
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal the batch shows a bar with rate and time left; elsewhere plain lines (tested above)."""
+    import pty
+
+    subs = tmp_path / "class"
+    _class(subs, correct=2, buggy=1)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real CLI, its stderr a terminal
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "grader", "grade", "my_linear", str(subs),
+                                  "--out", str(tmp_path / "out"), "--jobs", "2"])
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "3/3" in text and "sub/s" in text and "100%" in text, text
+    assert "[1/3]" not in text  # no plain lines on a terminal
