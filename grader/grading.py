@@ -213,20 +213,18 @@ class _Run:
     def _not_run(self, message: str) -> list[CheckResult]:
         return not_run_checks(self.assignment, self.grader.tested, self.grader.absent, message)
 
-    _entry = staticmethod(check_result)
-
     def _run_checks(self, session: SandboxSession) -> list[CheckResult]:
         by_id = {c.id: c for c in self.assignment.checks}
         results = []
         for check in self.assignment.checks:
             for device, points, present in self._entries(check):
                 if not present:
-                    results.append(self._entry(check, device, "skipped", 0, 0, _absent(device), None, 0))
+                    results.append(check_result(check, device, "skipped", 0, 0, _absent(device), None, 0))
                     continue
                 blocker = self._blocker(check, device, by_id)
                 if blocker:
                     self.outcomes[(check.id, device)] = "skipped"
-                    results.append(self._entry(check, device, "skipped", 0, points, blocker, None, 0))
+                    results.append(check_result(check, device, "skipped", 0, points, blocker, None, 0))
                     continue
                 entry = self._run_one(check, device, points, session)
                 self.outcomes[(check.id, device)] = entry.status
@@ -278,7 +276,7 @@ class _Run:
                 self.notes.append(note)
         if status == "passed":
             message = "Passed."
-        return self._entry(check, device, status, score, points, message, hint, time.monotonic() - started)
+        return check_result(check, device, status, score, points, message, hint, time.monotonic() - started)
 
     def _finish(self, status: str, checks: list[CheckResult], log: str) -> Result:
         import sys
