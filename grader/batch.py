@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from grader import __version__
 from grader.assignment import Assignment
+from grader.grading import environment, not_run_checks
 from grader.results import write_atomic
 from grader.workers import Task
 
@@ -381,8 +382,7 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
         tested, absent = select_devices(options.device, cuda_available())
     except DeviceUnavailable as exc:
         raise BatchUsageError(str(exc)) from None
-    limits = Limits() if options.timeout is None else Limits(
-        timeout=options.timeout, load_seconds=min(options.timeout, Limits.load_seconds))
+    limits = Limits.for_timeout(options.timeout)
     course = str(course_root())
     tasks, kept = [], 0
     for item in discovery.submissions:
@@ -416,7 +416,7 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
         pool.start(tasks)  # before the checks are loaded here: see LocalPool
     del torch
     assignment = load_assignment(assignment_name)
-    expected_columns = [entry.id for entry in _unrun(assignment, tested, absent, "")]
+    expected_columns = [entry.id for entry in not_run_checks(assignment, tested, absent, "")]
     progress = Progress(len(tasks), errors)
 
     def on_result(task: Task, reply: dict[str, Any]) -> None:
@@ -449,17 +449,9 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
     return 0
 
 
-def _unrun(assignment: Assignment, tested: list[str], absent: list[str], message: str) -> list[Any]:
-    from grader.grading import not_run_checks
-
-    return not_run_checks(assignment, tested, absent, message)
-
-
 def _crashed(assignment: Assignment, task: Task, tested: list[str], absent: list[str],
              message: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The result of a submission whose grading failed outside the sandbox (a worker died or hung)."""
-    import platform
-
     from grader.results import Result, to_gradescope
 
     path = Path(task.path)
@@ -470,17 +462,10 @@ def _crashed(assignment: Assignment, task: Task, tested: list[str], absent: list
         submission={"id": task.id, "path": task.path, "sha256": task.sha256,
                     "kind": "ipynb" if path.suffix.lower() == ".ipynb" else "py"},
         status="crashed",
-        checks=_unrun(assignment, tested, absent, "Not run: the grader could not finish this submission."),
+        checks=not_run_checks(assignment, tested, absent, "Not run: the grader could not finish this submission."),
         errors=[{"kind": "crashed", "message": text, "line": None}],
-        environment={"python": sys.version.split()[0], "torch": _torch_version(), "devices": tested,
-                     "isolation": [], "platform": platform.platform()},
+        environment=environment(tested, []),
         duration_s=0.0,
         grader_version=__version__,
     )
     return result.to_document(), to_gradescope(result)
-
-
-def _torch_version() -> str:
-    import torch
-
-    return str(torch.__version__)

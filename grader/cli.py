@@ -186,7 +186,7 @@ def cmd_check(
     from grader.grading import DeviceUnavailable, Grader, Options
     from grader.session import Limits
 
-    limits = Limits() if timeout is None else Limits(timeout=timeout, load_seconds=min(timeout, Limits.load_seconds))
+    limits = Limits.for_timeout(timeout)
     try:
         grader = Grader(Options(device=device, limits=limits, seed=seed))
     except DeviceUnavailable as exc:

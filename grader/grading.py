@@ -11,6 +11,7 @@ import hashlib
 import os
 import platform
 import secrets
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -98,6 +99,19 @@ def not_run_checks(assignment: Assignment, tested: list[str], absent: list[str],
     ]
 
 
+def environment(devices: list[str], isolation: list[str]) -> dict[str, Any]:
+    """The results' ``environment``: Python, torch, the devices tested and the sandbox's isolation layers."""
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "torch": str(torch.__version__),
+        "devices": devices,
+        "isolation": isolation,
+        "platform": platform.platform(),
+    }
+
+
 class Grader:
     """Grades submissions with warm sandboxes forked from one clean zygote."""
 
@@ -119,11 +133,7 @@ class Grader:
         torch.set_num_threads(1)
         # NVML's check does not initialise CUDA in this process; the judge never uses CUDA itself.
         self.cuda_available = cuda_available()
-        self.torch_version = torch.__version__
-        self.tested, self.absent = self._devices(self.options.device)
-
-    def _devices(self, mode: str) -> tuple[list[str], list[str]]:
-        return select_devices(mode, self.cuda_available)
+        self.tested, self.absent = select_devices(self.options.device, self.cuda_available)
 
     def close(self) -> None:
         """Stop the zygote."""
@@ -279,8 +289,6 @@ class _Run:
         return check_result(check, device, status, score, points, message, hint, time.monotonic() - started)
 
     def _finish(self, status: str, checks: list[CheckResult], log: str) -> Result:
-        import sys
-
         devices = list(self.grader.tested)
         if self.cuda_name and "cuda" in devices:
             devices[devices.index("cuda")] = f"cuda ({self.cuda_name})"
@@ -295,13 +303,7 @@ class _Run:
             status=status,
             checks=checks,
             errors=self.errors,
-            environment={
-                "python": sys.version.split()[0],
-                "torch": self.grader.torch_version,
-                "devices": devices,
-                "isolation": self.isolation,
-                "platform": platform.platform(),
-            },
+            environment=environment(devices, self.isolation),
             duration_s=time.monotonic() - self.started,
             grader_version=__version__,
             log=log,

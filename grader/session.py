@@ -35,6 +35,13 @@ class Limits:
     output_bytes: int = 64 << 10
     threads: int = 1
 
+    @classmethod
+    def for_timeout(cls, timeout: float | None) -> Limits:
+        """The limits for a ``--timeout`` (None: the defaults); loading may not take longer than it."""
+        if timeout is None:
+            return cls()
+        return cls(timeout=timeout, load_seconds=min(timeout, cls.load_seconds))
+
 
 class SandboxLost(Exception):
     """The sandbox ran out of time or died; ``kind`` is ``"timeout"`` or ``"crashed"``."""
