@@ -349,6 +349,7 @@ class BatchOptions:
     jobs: int = 1
     device: str = "auto"
     timeout: float | None = None
+    memory: int | None = None
     seed: int | None = None
     force: bool = False
     executor: str = "local"
@@ -382,7 +383,7 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
         tested, absent = select_devices(options.device, cuda_available())
     except DeviceUnavailable as exc:
         raise BatchUsageError(str(exc)) from None
-    limits = Limits.for_timeout(options.timeout)
+    limits = Limits.for_timeout(options.timeout, options.memory)
     course = str(course_root())
     tasks, kept = [], 0
     for item in discovery.submissions:

@@ -41,6 +41,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of MiB") from None
+    if value < 512:
+        raise argparse.ArgumentTypeError("must be at least 512 MiB (torch and its optimizers need about 300)")
+    return value
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -78,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--output", type=Path, help="write the report to this file instead of the terminal")
     check.add_argument("--timeout", type=_positive, default=None,
                        help="wall-clock limit in seconds for grading this submission (default 120)")
+    check.add_argument("--memory", type=_positive_int, default=None, metavar="MIB",
+                       help="memory limit of the sandbox in MiB (default 4096)")
     check.add_argument("--seed", type=int, default=None, help="seed for the generated inputs (default: random)")
     check.add_argument("--show-output", action="store_true", help="also show what your code printed")
 
@@ -91,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     grade.add_argument("--timeout", type=_positive, default=None,
                        help="wall-clock limit in seconds per submission (default 120)")
+    grade.add_argument("--memory", type=_positive_int, default=None, metavar="MIB",
+                       help="memory limit of the sandbox in MiB (default 4096)")
     grade.add_argument("--seed", type=int, default=None,
                        help="mixed into each submission's seed (default: derived from its content alone)")
     grade.add_argument("--executor", choices=("local", "dask"), default="local")
@@ -121,12 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return cmd_check(
                 args.assignment, args.submission, device=args.device, fmt=args.fmt, output=args.output,
-                timeout=args.timeout, seed=args.seed, show_output=args.show_output,
+                timeout=args.timeout, seed=args.seed, show_output=args.show_output, memory=args.memory,
             )
         if args.command == "grade":
             from grader.batch import BatchOptions, BatchUsageError, run_batch
 
             options = BatchOptions(jobs=args.jobs, device=args.device, timeout=args.timeout, seed=args.seed,
+                                   memory=args.memory,
                                    force=args.force, executor=args.executor, scheduler=args.scheduler,
                                    gradescope=args.gradescope)
             try:
@@ -173,6 +188,7 @@ def cmd_check(
     timeout: float | None = None,
     seed: int | None = None,
     show_output: bool = False,
+    memory: int | None = None,
 ) -> int:
     """Grade one submission and print (or write) the report; returns the exit status."""
     require_assignment(assignment_name)
@@ -186,7 +202,7 @@ def cmd_check(
     from grader.grading import DeviceUnavailable, Grader, Options
     from grader.session import Limits
 
-    limits = Limits.for_timeout(timeout)
+    limits = Limits.for_timeout(timeout, memory)
     try:
         grader = Grader(Options(device=device, limits=limits, seed=seed))
     except DeviceUnavailable as exc:

@@ -199,11 +199,13 @@ class _Run:
             limits=self.limits,
             uses_cuda="cuda" in self.grader.tested,
             seed=self.seed,
+            hidden=self._hidden(),
         )
         try:
             try:
                 report = session.start(self.deadline)
             except SandboxLost as lost:
+                self.isolation = session.isolation
                 status = "timeout" if lost.kind == "timeout" else "crashed"
                 self.errors.append({"kind": status, "message": f"While loading your file: {lost}", "line": None})
                 not_run = self._not_run("Not run: your file did not finish loading.")
@@ -216,6 +218,14 @@ class _Run:
             return self._finish("graded", checks, session.log.text())
         finally:
             session.stop(kill=True)
+
+    def _hidden(self) -> tuple[str, ...]:
+        """Folders the sandbox must not see even where they lie inside the Python installation it is shown."""
+        import grader
+
+        folders = (self.assignment.folder.parent, self.assignment.reference.parent,
+                   Path(grader.__file__).parent, self.sub.path.parent)
+        return tuple(str(f.resolve()) for f in folders)
 
     def _entries(self, check: Check) -> list[tuple[str | None, float, bool]]:
         return check_entries(check, self.grader.tested, self.grader.absent)

@@ -36,11 +36,12 @@ class Limits:
     threads: int = 1
 
     @classmethod
-    def for_timeout(cls, timeout: float | None) -> Limits:
-        """The limits for a ``--timeout`` (None: the defaults); loading may not take longer than it."""
+    def for_timeout(cls, timeout: float | None, memory_mib: int | None = None) -> Limits:
+        """The limits for a ``--timeout`` and ``--memory`` (None: the defaults); loading fits in the timeout."""
+        memory = {"memory_bytes": memory_mib << 20} if memory_mib else {}
         if timeout is None:
-            return cls()
-        return cls(timeout=timeout, load_seconds=min(timeout, cls.load_seconds))
+            return cls(**memory)
+        return cls(timeout=timeout, load_seconds=min(timeout, cls.load_seconds), **memory)
 
 
 class SandboxLost(Exception):
@@ -90,6 +91,8 @@ class SandboxSession:
     limits: Limits
     uses_cuda: bool
     seed: int
+    hidden: tuple[str, ...] = ()
+    isolation: list[str] = field(default_factory=list)  # the walls the sandbox reported, before any student code
     log: BoundedLog = field(init=False)
     _pid: int | None = None
     _end: JudgeEnd | None = None
@@ -102,9 +105,13 @@ class SandboxSession:
     def start(self, deadline: float) -> LoadReport:
         """Start a sandbox and load the submission into it; raises :class:`SandboxLost`."""
         self._spawn()
+        ready = self._receive(min(deadline, time.monotonic() + self.limits.load_seconds), "starting the sandbox")
+        if ready.get("kind") == "ready":
+            self.isolation = [str(x) for x in ready.get("isolation") or []]
         request = {
             "op": "load",
             "probes_path": str(self.probes_path.resolve()),
+            "probes_source": self.probes_path.read_text(encoding="utf-8"),
             "module_name": self.module_name,
             "cells": self.cells,
             "aliases": self.aliases,
@@ -123,7 +130,7 @@ class SandboxSession:
         self.cells = [c for c in self.cells if c.get("cell") is None or c["cell"] not in slow]
         self.load_report = LoadReport(
             errors=errors,
-            isolation=[str(x) for x in reply.get("isolation") or []],
+            isolation=self.isolation,
             cuda_name=reply.get("cuda_name"),
         )
         return self.load_report
@@ -155,6 +162,9 @@ class SandboxSession:
             "file_bytes": self.limits.file_bytes,
             "threads": self.limits.threads,
             "uses_cuda": self.uses_cuda,
+            "hidden": list(self.hidden),
+            # GRADER_ISOLATION=none turns the namespaces off (for a machine where they misbehave).
+            "isolation": os.environ.get("GRADER_ISOLATION", "auto"),
         }
         try:
             self._pid = self.zygote.spawn(config, sandbox_sock.fileno(), log_w)
@@ -169,10 +179,15 @@ class SandboxSession:
         self._end = JudgeEnd(judge_sock, log_r, self.log, MAX_REPLY_BYTES)
 
     def _exchange(self, request: dict[str, Any], deadline: float, doing: str) -> dict[str, Any]:
+        return self._receive(deadline, doing, request)
+
+    def _receive(self, deadline: float, doing: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send ``request`` (if any) and wait for the sandbox's next message; raises :class:`SandboxLost`."""
         assert self._end is not None
         started = time.monotonic()
         try:
-            self._end.send(encode_request(request), deadline)
+            if request is not None:
+                self._end.send(encode_request(request), deadline)
             return decode_reply(self._end.recv(deadline))
         except ChannelTimeout:
             self.stop(kill=True)
@@ -250,6 +265,8 @@ def _wait_with_kill(zygote: Zygote, pid: int, grace: float) -> ExitStatus:
 def _why(status: ExitStatus | None) -> str:
     if status is None:
         return "stopped answering"
+    if status.out_of_memory:
+        return "ran out of memory: it used more than the sandbox's memory limit and was killed"
     if status.signal == signal.SIGKILL:
         return "was killed (SIGKILL: often the memory limit, or the process group was killed)"
     if status.signal == signal.SIGXCPU:

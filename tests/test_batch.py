@@ -164,11 +164,21 @@ def test_a_killed_zygote_is_replaced_and_later_submissions_grade_normally(tmp_pa
     shutil.copy(ZOO / "hostile" / "kill_parent.py", subs / "a_kill_parent.py")
     _copy(REFERENCE, subs / "b_good.py")
     _copy(REFERENCE, subs / "c_good.py", 1)
+    # Without namespaces (GRADER_ISOLATION=none, as on a machine that has none) the submission can see
+    # and kill its sandbox's launcher; the worker then starts a fresh one.
     out = tmp_path / "out"
-    run = run_grader("grade", "my_linear", subs, "--out", out, "--jobs", "1")
+    run = run_grader("grade", "my_linear", subs, "--out", out, "--jobs", "1", env={"GRADER_ISOLATION": "none"})
     assert run.returncode == 0, run.stderr
     results = _results(out)
-    assert results["a_kill_parent"]["score"] <= 2.0
+    assert results["a_kill_parent"]["score"] < 10.0  # it lost checks to its own attack
+    assert results["b_good"]["score"] == results["c_good"]["score"] == 11.0
+    # In its own pid namespace the launcher is out of its reach: it earns what its code earns (no_bias fails).
+    walled = tmp_path / "walled"
+    run = run_grader("grade", "my_linear", subs, "--out", walled, "--jobs", "1")
+    assert run.returncode == 0, run.stderr
+    results = _results(walled)
+    assert "pid namespace" in results["a_kill_parent"]["environment"]["isolation"]
+    assert results["a_kill_parent"]["score"] == 10.0
     assert results["b_good"]["score"] == results["c_good"]["score"] == 11.0
 
 

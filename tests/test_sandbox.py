@@ -5,8 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
-from conftest import ZOO, check_by_id, check_json
+from conftest import ZOO, check_by_id, check_json, failed_ids, run_grader
 
 HOSTILE = ZOO / "hostile"
 
@@ -71,20 +72,18 @@ def test_forged_results_and_patched_comparisons_change_nothing() -> None:
     assert '"score": 100' in doc["log"]  # what it printed is kept as a log, nothing more
 
 
-def test_killing_the_sandbox_launcher_ends_in_a_result() -> None:
+def test_killing_the_parent_reaches_nobody() -> None:
+    # The submission runs as pid 1 of its own pid namespace: its parent is outside (getppid() is 0), and
+    # neither the sandbox's launcher nor the judge can be signalled. Its code earns exactly what it earns
+    # without the attack: everything but `no_bias`, where its forward adds a None bias.
     run, doc = check_json("my_linear", HOSTILE / "kill_parent.py")
-    assert run.returncode == 1
-    assert doc["status"] == "graded" and doc["max_score"] == 11.0
-    # The parent-death SIGKILL reaches the sandbox asynchronously: the first probe may still finish (its
-    # point is earned by working code), but from the next sandbox on every check is an error or skipped.
-    statuses = [c["status"] for c in doc["checks"]]
-    first_lost = next(i for i, s in enumerate(statuses) if s != "passed")
-    assert first_lost <= 1
-    assert set(statuses[first_lost:]) <= {"error", "skipped"} and "error" in statuses
-    assert doc["score"] <= 1
+    assert "pid namespace" in doc["environment"]["isolation"]
+    assert run.returncode == 1 and doc["status"] == "graded"
+    assert failed_ids(doc) == {"no_bias"}
+    assert doc["score"] == 10.0
 
 
-def test_network_is_unreachable_from_the_sandbox() -> None:
+def _listen() -> tuple[socket.socket, list[bytes], threading.Event, threading.Thread]:
     received: list[bytes] = []
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -103,23 +102,48 @@ def test_network_is_unreachable_from_the_sandbox() -> None:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    try:
-        port = str(listener.getsockname()[1])
-        from conftest import run_grader
+    return listener, received, stop, thread
 
-        run = run_grader("check", "my_linear", HOSTILE / "network_call.py", "--format", "json",
-                         env={"GRADER_TEST_PORT": port})
+
+def test_network_is_unreachable_from_the_sandbox(tmp_path: Path) -> None:
+    listener, received, stop, thread = _listen()
+    try:
+        port = listener.getsockname()[1]
+        source = (HOSTILE / "network_call.py").read_text().replace("PORT = 9", f"PORT = {port}")
+        assert f"PORT = {port}" in source
+        submission = tmp_path / "network_call.py"
+        submission.write_text(source)
+        run = run_grader("check", "my_linear", submission, "--format", "json")
     finally:
         stop.set()
         thread.join()
         listener.close()
     doc = run.json()
     assert run.returncode == 0 and doc["score"] == 11.0
-    if "no-network" in doc["environment"]["isolation"]:
-        assert received == []
-        assert "no network" in doc["log"]
-    else:  # a machine without network namespaces must not claim the layer
-        assert "connected" in doc["log"]
+    assert "network namespace (no network)" in doc["environment"]["isolation"]
+    assert received == []
+    assert "no network" in doc["log"]
+
+
+def test_without_namespaces_the_layer_is_not_claimed(tmp_path: Path) -> None:
+    # GRADER_ISOLATION=none is what a machine without namespaces gets: grading still works, the rlimits
+    # still apply, and the results do not claim walls that are not there (here the connection goes through).
+    listener, received, stop, thread = _listen()
+    try:
+        port = listener.getsockname()[1]
+        submission = tmp_path / "network_call.py"
+        submission.write_text((HOSTILE / "network_call.py").read_text().replace("PORT = 9", f"PORT = {port}"))
+        run = run_grader("check", "my_linear", submission, "--format", "json", env={"GRADER_ISOLATION": "none"})
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    doc = run.json()
+    assert run.returncode == 0 and doc["score"] == 11.0
+    isolation = doc["environment"]["isolation"]
+    assert "namespaces off" in isolation and any(layer.startswith("cpu-time") for layer in isolation)
+    assert not any("namespace" in layer and layer != "namespaces off" for layer in isolation)
+    assert received == [b"stolen"] and "connected" in doc["log"]
 
 
 def test_checks_are_not_in_the_sandbox_memory() -> None:

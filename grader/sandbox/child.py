@@ -10,16 +10,17 @@ decides, in a process that never ran this code.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import socket
 import sys
 import traceback
+import types
 from typing import Any
 
 from grader.channel import recv_blocking, send_blocking
 from grader.protocol import decode_request, encode_reply
-from grader.sandbox.limits import apply_limits
+from grader.sandbox.isolation import enter
+from grader.sandbox.limits import apply_limits, set_parent_death_signal
 from grader.sandbox.loader import new_module, run_cells, short_traceback, student_frame
 from grader.sandbox.student import MissingDefinition, Student
 
@@ -29,12 +30,14 @@ def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
     code = 0
     try:
         os.setsid()
+        set_parent_death_signal()
         _redirect_output(log_fd)
         _close_other_fds(keep=channel_fd)
         workdir = config["workdir"]
+        _clean_environment(workdir)
+        layers = enter(config)  # namespaces, private root, cgroups, unprivileged user: what the machine allows
         os.chdir(workdir)
-        os.environ.update({"HOME": workdir, "TMPDIR": workdir})
-        layers = apply_limits(config)
+        layers += apply_limits(config)
         import torch
 
         torch.set_num_threads(int(config.get("threads", 1)))
@@ -54,6 +57,19 @@ def _redirect_output(log_fd: int) -> None:
     os.dup2(log_fd, 2)
     if log_fd > 2:
         os.close(log_fd)
+
+
+# What the sandbox keeps of the judge's environment: nothing that names a path, a port or a secret.
+KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER",
+                  "PYTORCH_NVML_BASED_CUDA_CHECK")
+
+
+def _clean_environment(workdir: str) -> None:
+    kept = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
+    os.environ.clear()
+    os.environ.update(kept)
+    os.environ.update({"HOME": workdir, "TMPDIR": workdir, "USER": "student"})
+    os.environ["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 
 
 def _close_other_fds(keep: int) -> None:
@@ -92,6 +108,8 @@ class _Server:
         self.probes: Any = None
 
     def serve(self) -> None:
+        # First, before any student code runs: which walls stand (the judge records them even if loading dies).
+        send_blocking(self.sock, encode_reply({"kind": "ready", "isolation": self.layers}))
         while True:
             request = decode_request(recv_blocking(self.sock))
             op = request["op"]
@@ -112,10 +130,11 @@ class _Server:
         import torch
 
         set_precision()
-        spec = importlib.util.spec_from_file_location("_grader_probes", request["probes_path"])
-        assert spec and spec.loader
-        self.probes = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.probes)
+        # The probes come as text: their folder (the course, with its hidden checks) is not in the sandbox.
+        self.probes = types.ModuleType("_grader_probes")
+        self.probes.__file__ = request["probes_path"]
+        sys.modules["_grader_probes"] = self.probes
+        exec(compile(request["probes_source"], request["probes_path"], "exec"), self.probes.__dict__)
         cells = request["cells"]
         self.filenames = {cell["filename"] for cell in cells}
         module = new_module(request["module_name"], cells[0]["filename"] if cells else request["module_name"])
@@ -128,7 +147,6 @@ class _Server:
         return {
             "kind": "loaded",
             "errors": errors,
-            "isolation": self.layers,
             "cuda_name": torch.cuda.get_device_name(0) if cuda else None,
         }
 

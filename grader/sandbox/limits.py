@@ -1,9 +1,10 @@
-"""Isolation layers applied inside a freshly forked sandbox, each one only where the machine allows it.
+"""Per-process limits (rlimits) and the parent-death signal, applied in the sandbox just before student code.
 
-Every layer that is applied is named in the list that :func:`apply_limits` returns; the judge copies it
-into the results' ``environment.isolation``, so a report always says what was in force. Layers that the
-machine refuses (no namespaces in a locked-down container, macOS) are skipped, never fatal: process
-separation, rlimits and the judge's wall-clock kill of the process group always remain.
+These work everywhere (no namespaces or cgroups needed), so they are the floor under the walls of
+:mod:`grader.sandbox.isolation`. Every limit that is applied is named in the list that
+:func:`apply_limits` returns; the judge copies it into the results' ``environment.isolation``. A limit
+the machine refuses is skipped, never fatal: process separation and the judge's wall-clock kill of the
+process group always remain.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import sys
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
-_CLONE_NEWUSER = 0x10000000
-_CLONE_NEWNET = 0x40000000
 
 
 def _libc() -> Any:
@@ -31,18 +30,6 @@ def set_parent_death_signal() -> bool:
         return False
     try:
         return _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _unshare_network() -> bool:
-    """Move this process into a new, empty network namespace: no interface but a down loopback."""
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = _libc()
-    flags = _CLONE_NEWNET if os.geteuid() == 0 else (_CLONE_NEWUSER | _CLONE_NEWNET)
-    try:
-        return libc.unshare(flags) == 0
     except (OSError, AttributeError):
         return False
 
@@ -64,8 +51,6 @@ def apply_limits(config: dict[str, Any]) -> list[str]:
     layers = ["process"]
     if set_parent_death_signal():
         layers.append("parent-death-kill")
-    if config.get("network_namespace", True) and _unshare_network():
-        layers.append("no-network")
     cpu = int(config["cpu_seconds"])
     if _set(resource.RLIMIT_CPU, cpu, cpu + 2):
         layers.append(f"cpu-time {cpu}s")

@@ -21,9 +21,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from grader.sandbox.isolation import cgroup_oom, remove_cgroups, sweep_cgroups
 from grader.sandbox.limits import set_parent_death_signal
 
 
@@ -37,6 +39,7 @@ class ExitStatus:
 
     code: int | None
     signal: int | None
+    out_of_memory: bool = False
 
     def describe(self) -> str:
         """Plain words for a report: 'exited with status 3', 'was killed by SIGKILL'."""
@@ -87,7 +90,7 @@ class Zygote:
     def wait(self, pid: int) -> ExitStatus:
         """Wait for a sandbox to end and return how it ended."""
         reply = self._request({"op": "wait", "pid": pid})
-        return ExitStatus(code=reply["code"], signal=reply["signal"])
+        return ExitStatus(code=reply["code"], signal=reply["signal"], out_of_memory=bool(reply.get("oom")))
 
     def _request(self, message: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         """One request and its reply; any failure means the zygote is gone (:class:`ZygoteLost`)."""
@@ -132,9 +135,13 @@ def _serve(sock: socket.socket) -> None:
     set_parent_death_signal()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle
     finished: dict[int, tuple[int | None, int | None]] = {}
+    leftover_cgroups: list[int] = []
+    sweep_cgroups()
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
         if not message:
+            remove_cgroups(leftover_cgroups)
+            sweep_cgroups()
             return
         request = json.loads(message)
         if request["op"] == "spawn":
@@ -156,7 +163,19 @@ def _serve(sock: socket.socket) -> None:
                 except ChildProcessError:
                     finished[pid] = (None, None)
             code, sig = finished.pop(pid)
-            sock.send(json.dumps({"code": code, "signal": sig}).encode())
+            oom = cgroup_oom(pid)
+            leftover_cgroups = _remove_cgroups([*leftover_cgroups, pid])
+            sock.send(json.dumps({"code": code, "signal": sig, "oom": oom}).encode())
+
+
+def _remove_cgroups(pids: list[int]) -> list[int]:
+    """Remove finished sandboxes' cgroups, giving a just-killed one a moment to empty; returns the busy ones."""
+    for _ in range(20):
+        pids = remove_cgroups(pids)
+        if not pids:
+            break
+        time.sleep(0.01)
+    return pids
 
 
 def _decode(status: int) -> tuple[int | None, int | None]:

@@ -1,10 +1,9 @@
-import os
 import socket
 
 import torch
 from torch import nn
 
-PORT = int(os.environ.get("GRADER_TEST_PORT", "9"))
+PORT = 9  # the test writes a real listener's port here
 try:
     socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"stolen")
     print("connected")
