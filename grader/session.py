@@ -195,20 +195,26 @@ class SandboxSession:
                 "timeout", f"Your code did not finish within {time.monotonic() - started:.1f} s ({doing})."
             ) from None
         except ChannelClosed:
-            status = self.stop(kill=True)
+            # It is ending by itself: let it finish, so that its exit status (os._exit, a signal, the
+            # memory limit) is what gets reported, not the judge's SIGKILL.
+            status = self.stop(kill=False, say_exit=False)
             message = f"Your code ended the grader's sandbox ({doing}): it {_why(status)}."
             raise SandboxLost("crashed", message) from None
         except (ChannelTooLarge, ProtocolError) as exc:
             self.stop(kill=True)
             raise SandboxLost("crashed", f"The sandbox sent back something the grader refuses ({exc}).") from None
 
-    def stop(self, kill: bool = False) -> ExitStatus | None:
-        """End the sandbox (politely, or by killing its process group) and clean up after it."""
+    def stop(self, kill: bool = False, say_exit: bool = True) -> ExitStatus | None:
+        """End the sandbox (politely, or by killing its process group) and clean up after it.
+
+        Politely means: ask it to exit (unless ``say_exit`` is false: it is already ending), give it a
+        second, then kill its process group anyway.
+        """
         if self._pid is None:
             return None
         pid, end = self._pid, self._end
         self._pid, self._end = None, None
-        if not kill and end is not None:
+        if not kill and end is not None and say_exit:
             try:
                 end.send(encode_request({"op": "exit"}), time.monotonic() + 1.0)
             except (ChannelClosed, ChannelTimeout):
@@ -269,6 +275,9 @@ def _why(status: ExitStatus | None) -> str:
         return "ran out of memory: it used more than the sandbox's memory limit and was killed"
     if status.signal == signal.SIGKILL:
         return "was killed (SIGKILL: often the memory limit, or the process group was killed)"
+    if status.signal == signal.SIGSEGV:
+        return ("crashed with a segmentation fault (SIGSEGV: most often a recursion too deep for the stack, "
+                "such as a forward that calls itself)")
     if status.signal == signal.SIGXCPU:
         return "used up its CPU time"
     if status.signal is not None:

@@ -328,7 +328,7 @@ def _drop_root(libc: _Libc) -> list[str]:
 
 
 def _cgroup_dirs(pid: int) -> dict[str, Path]:
-    """Where the sandbox ``pid``'s cgroups go: beside... under this process's own cgroup, per controller.
+    """Where the sandbox ``pid``'s cgroups go: under this process's own cgroup, one per controller.
 
     Called by the sandbox (to make and join them) and by the zygote (to remove them); both are in the
     same cgroups at that time. cgroup v2 is used when its memory and pids controllers are delegated,
