@@ -32,7 +32,9 @@ def render_text(result: Result, *, show_log: bool = False) -> str:
         lines.append("")
         lines.append("Problems found while reading and loading your file:")
         for error in result.errors:
-            lines.append(_indent(error["message"], "  - ").replace("  - ", "  - ", 1))
+            first, *rest = error["message"].splitlines() or [""]
+            lines.append(f"  - {first}")
+            lines.extend(_indent("\n".join(rest), "    ").splitlines())
     if result.notes:
         lines.append("")
         lines.extend(f"Note: {note}" for note in result.notes)

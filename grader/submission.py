@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,12 @@ MAX_BYTES = {"py": 2 << 20, "ipynb": 32 << 20}
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
 
 _MAGIC_ASSIGN = re.compile(r"^(\s*[\w.,\s\[\]]+?\s*=\s*)[!%].*$")
+
+#: Notebook format versions nbformat can read (4 is what Jupyter, Colab and VS Code have saved since 2015).
+NOTEBOOK_VERSIONS = (1, 2, 3, 4)
+
+_RESAVE = "Open it in Jupyter (or Colab, or VS Code) and save it again, or submit your code as a .py file."
+_INSTALLERS = ("!pip", "%pip", "!conda", "%conda", "!apt", "!sudo")
 
 
 class Unloadable(Exception):
@@ -97,14 +105,25 @@ def prepare(sub: Submission) -> None:
 
 
 def _decode(sub: Submission) -> str:
+    if sub.data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise Unloadable(
+            "load_error",
+            f"{sub.path.name} is saved as UTF-16 text (Notepad calls it 'Unicode'), which Python does not read. "
+            "Save the file with UTF-8 encoding (most editors: 'Save with encoding' > UTF-8).",
+            kind="encoding_error",
+        )
     try:
         text = sub.data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = sub.data[: exc.start].count(b"\n") + 1
+        start = sub.data.rfind(b"\n", 0, exc.start) + 1
+        end = sub.data.find(b"\n", exc.start)
+        shown = _printable(sub.data[start: end if end >= 0 else None].decode("utf-8", "replace").strip(), 80)
         raise Unloadable(
             "load_error",
-            f"{sub.path.name} is not UTF-8 text: byte {exc.start} (line {line}) cannot be decoded. "
-            "Save the file with UTF-8 encoding (most editors: 'Save with encoding' > UTF-8).",
+            f"{sub.path.name} is not UTF-8 text: byte {exc.start} (line {line}) cannot be decoded"
+            + (f" (shown as \ufffd here):\n    {shown}\n" if shown else ". ")
+            + "Save the file with UTF-8 encoding (most editors: 'Save with encoding' > UTF-8).",
             line=line,
             kind="encoding_error",
         ) from None
@@ -118,85 +137,201 @@ def _decode(sub: Submission) -> str:
 
 
 def _prepare_python(sub: Submission, text: str) -> None:
-    try:
-        ast.parse(text, filename=sub.path.name)
-    except SyntaxError as exc:
-        code = (exc.text or "").rstrip("\n")
-        pointer = ""
-        if code and exc.offset:
-            column = max(0, exc.offset - 1 - (len(code) - len(code.lstrip())))
-            pointer = "\n    " + code.strip() + "\n    " + " " * column + "^"
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
         raise Unloadable(
             "load_error",
-            f"{sub.path.name}, line {exc.lineno}: syntax error: {exc.msg}.{pointer}\n"
-            "Python could not read the file, so nothing in it could be graded. Fix this line "
-            "(and check the line above it for an unclosed bracket or quote).",
-            line=exc.lineno,
+            f"{sub.path.name}, line {line}: the file contains a NUL character (a zero byte), which Python cannot "
+            "read: the file is damaged or not a text file. Delete that character (retype the line) and save the "
+            "file as plain UTF-8 text.",
+            line=line,
+            kind="encoding_error",
+        )
+    try:
+        with warnings.catch_warnings():  # SyntaxWarnings are the sandbox's to show, in its log
+            warnings.simplefilter("ignore")
+            ast.parse(text, filename=sub.path.name)
+    except SyntaxError as exc:
+        raise Unloadable("load_error", _syntax_message(sub.path.name, exc), line=exc.lineno,
+                         kind="syntax_error") from None
+    except (MemoryError, RecursionError, ValueError):  # the parser's own limits: absurdly deep nesting
+        raise Unloadable(
+            "load_error",
+            f"{sub.path.name}: Python could not read the file: an expression is nested too deeply (too many "
+            "brackets or operators inside each other). Split it into simpler statements.",
             kind="syntax_error",
         ) from None
     sub.cells = [{"filename": sub.path.name, "source": text, "cell": None}]
 
 
-def _prepare_notebook(sub: Submission, text: str) -> None:
-    import nbformat
+def _syntax_message(name: str, exc: SyntaxError) -> str:
+    code = _printable((exc.text or "").rstrip("\n"), 200)
+    pointer = ""
+    if code.strip() and exc.offset:
+        column = min(len(code.strip()), max(0, exc.offset - 1 - (len(code) - len(code.lstrip()))))
+        pointer = "\n    " + code.strip() + "\n    " + " " * column + "^"
+    where = f", line {exc.lineno}" if exc.lineno else ""
+    if isinstance(exc, IndentationError):
+        advice = ("Indent every line of a block by the same amount (4 spaces per level; do not mix tabs and "
+                  "spaces), and indent the body of each `def`, `class`, `if` and `for`.")
+    else:
+        advice = "Fix this line (and check the line above it for an unclosed bracket or quote)."
+    return (f"{name}{where}: syntax error: {_printable(str(exc.msg), 200)}.{pointer}\n"
+            f"Python could not read the file, so nothing in it could be graded. {advice}")
 
-    try:
-        notebook = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several types for bad JSON and bad versions
-        raise Unloadable(
-            "load_error",
-            f"{sub.path.name} is not a readable Jupyter notebook ({type(exc).__name__}: {str(exc)[:300]}). "
-            "Open it in Jupyter and save it again, or submit a .py file.",
-            kind="malformed_notebook",
-        ) from None
-    cells = notebook.get("cells")
-    if not isinstance(cells, list):
-        raise Unloadable("load_error", f"{sub.path.name} has no list of cells.", kind="malformed_notebook")
+
+def _prepare_notebook(sub: Submission, text: str) -> None:
+    name = sub.path.name
+    cells = _notebook_cells(name, text)
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(str(s) for s in source)
-        if not isinstance(source, str):
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str) or "\x00" in source:
+            what = "contains a NUL character (a zero byte)" if isinstance(source, str) else "is not text"
+            sub.notices.append({
+                "kind": "malformed_cell",
+                "message": f"{name} [cell {number}]: the cell's code {what}, so the cell was skipped. "
+                           "Retype the cell, or open the notebook in Jupyter and save it again.",
+                "line": None,
+                "cell": number,
+            })
             continue
-        source = _strip_magics(source, number, sub.notices)
+        source = _strip_magics(source, name, number, sub.notices)
         if source is None or not source.strip():
             continue
-        sub.cells.append({"filename": f"{sub.path.name} [cell {number}]", "source": source, "cell": number})
+        sub.cells.append({"filename": f"{name} [cell {number}]", "source": source, "cell": number})
     if not sub.cells:
-        raise Unloadable(
-            "load_error", f"{sub.path.name} has no code cells. Did you save the notebook?", kind="empty_file"
-        )
+        malformed = [n["message"] for n in sub.notices if n["kind"] == "malformed_cell"]
+        if malformed:
+            message = f"{name} has no code cell that the grader could read. {malformed[0]}"
+        elif any(n["kind"] == "skipped_magic" for n in sub.notices):
+            message = (f"{name} has no Python code to grade: its code cells hold only IPython magics (`%`) or shell "
+                       "commands (`!`), which the grader does not run. Put your code in code cells.")
+        else:
+            message = f"{name} has no code cells. Did you save the notebook?"
+        raise Unloadable("load_error", message, kind="empty_file")
 
 
-def _strip_magics(source: str, cell: int, notices: list[dict[str, Any]]) -> str | None:
+def _notebook_cells(name: str, text: str) -> list[Any]:
+    """The notebook's list of cells (version 4 layout); raises :class:`Unloadable` with plain words."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise _not_a_notebook(name, "it is nested too deeply to be a notebook") from None
+    except json.JSONDecodeError as exc:
+        if not text.lstrip().startswith(("{", "[")) and _is_python(text):
+            why = "it holds Python code, not a notebook. Rename the file so that it ends in .py and submit it again"
+        elif _cut_short(text, exc):
+            why = ("the file ends in the middle of the notebook: it was cut short (truncated), perhaps by an "
+                   "interrupted save, download or upload")
+        else:
+            why = f"it is not valid JSON ({exc.msg.lower()} at line {exc.lineno}, column {exc.colno})"
+        raise _not_a_notebook(name, why) from None
+    if not isinstance(data, dict):
+        raise _not_a_notebook(name, f"it holds {_json_kind(data)}, where a notebook holds a JSON object with a "
+                                    "list of cells (did you submit the right file?)")
+    version = data.get("nbformat")
+    if "nbformat" not in data:
+        raise _not_a_notebook(name, "it has no `nbformat` version number, so it is not a Jupyter notebook "
+                                    "(or it was damaged)")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _not_a_notebook(name, f"its `nbformat` version is {_printable(json.dumps(version), 40)}, "
+                                    "not a whole number")
+    if version not in NOTEBOOK_VERSIONS:
+        raise _not_a_notebook(name, f"it says it is a version {version} notebook, and the grader reads versions "
+                                    f"{NOTEBOOK_VERSIONS[0]} to {NOTEBOOK_VERSIONS[-1]} (what Jupyter, Colab and "
+                                    "VS Code save)")
+    if version < 4:
+        import nbformat
+
+        try:
+            with warnings.catch_warnings():  # nbformat warns about what conversion fixes (missing cell ids)
+                warnings.simplefilter("ignore")
+                data = nbformat.reads(text, as_version=4)
+        except Exception:  # nbformat raises many types (its own, and KeyError, TypeError...) for broken ones
+            raise _not_a_notebook(name, f"it says it is an old version {version} notebook, but its content is not "
+                                        f"laid out like one, so it could not be converted") from None
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        found = "no list of cells" if cells is None else f"{_json_kind(cells)} where its list of cells should be"
+        raise _not_a_notebook(name, f"it has {found}")
+    return cells
+
+
+def _not_a_notebook(name: str, why: str) -> Unloadable:
+    return Unloadable("load_error", f"{name} is not a readable Jupyter notebook: {why}. {_RESAVE}",
+                      kind="malformed_notebook")
+
+
+def _cut_short(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether the JSON parser ran out of ``text``: the file was truncated, not mistyped."""
+    return exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+
+
+def _is_python(text: str) -> bool:
+    """Whether ``text`` is Python code with an import, a function or a class (a .py file renamed .ipynb)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+    except (SyntaxError, MemoryError, RecursionError, ValueError):
+        return False
+    kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    return any(isinstance(node, kinds) for node in tree.body)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true or false", int: "a number",
+             float: "a number", type(None): "null"}
+    return kinds.get(type(value), "a value")
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, control characters (other than newlines) shown as escapes."""
+    text = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+
+
+def _strip_magics(source: str, name: str, cell: int, notices: list[dict[str, Any]]) -> str | None:
     """Blank out IPython magics and shell lines (keeping line numbers), recording each one."""
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split()[0] if lines[first].strip()[2:] else ""
         if magic not in PYTHON_CELL_MAGICS:
-            notices.append(_notice(cell, first + 1, f"cell magic `%%{magic}`: the whole cell was not run"))
+            notices.append(_notice(name, cell, first + 1, f"cell magic `%%{magic}`: the whole cell was not run "
+                                   "(the grader runs only Python)"))
             return None
-        notices.append(_notice(cell, first + 1, f"`%%{magic}` line ignored; the cell's code was run"))
+        notices.append(_notice(name, cell, first + 1, f"`%%{magic}` line ignored; the cell's code was run"))
         lines[first] = ""
-    out = []
+    out, python = [], False
     for number, line in enumerate(lines, start=1):
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
         if stripped.startswith(("%", "!")):
             out.append(indent + "pass")
-            notices.append(_notice(cell, number, f"`{stripped[:60]}` is IPython, not Python: not run"))
+            notices.append(_notice(name, cell, number, _not_python(stripped)))
             continue
         match = _MAGIC_ASSIGN.match(line)
         if match and not stripped.startswith("#") and "!=" not in line:
             out.append(match.group(1) + "None")
-            notices.append(_notice(cell, number, f"`{stripped[:60]}` is IPython, not Python: not run"))
+            notices.append(_notice(name, cell, number, _not_python(stripped)))
             continue
         out.append(line)
-    return "\n".join(out)
+        python = python or (bool(stripped) and not stripped.startswith("#"))
+    return "\n".join(out) if python else None  # a cell of magics only has nothing to run
 
 
-def _notice(cell: int, line: int, what: str) -> dict[str, Any]:
-    return {"kind": "skipped_magic", "message": f"cell {cell}, line {line}: {what}.", "line": line, "cell": cell}
+def _not_python(line: str) -> str:
+    shown = f"`{_printable(line[:60], 80)}` is IPython, not Python: not run"
+    if line.split("=")[-1].lstrip().startswith(_INSTALLERS):
+        return shown + " (the grader cannot install packages: use only torch, numpy and the standard library)"
+    return shown + " (fine if your graded code does not depend on it)"
+
+
+def _notice(name: str, cell: int, line: int, what: str) -> dict[str, Any]:
+    return {"kind": "skipped_magic", "message": f"{name} [cell {cell}], line {line}: {what}.", "line": line,
+            "cell": cell}

@@ -175,7 +175,12 @@ class _Server:
         if frame is not None:
             where = {"file": frame.filename, "line": frame.lineno, "function": frame.name, "code": frame.line}
         hint = None
-        if isinstance(exc, AttributeError) and getattr(exc, "name", None) and getattr(exc, "obj", None) is not None:
+        if isinstance(exc, TypeError) and where and str(where["code"] or "").lstrip().startswith(("def ", "async def")):
+            # Python refused the call itself (student_frame fell back to the def line): a wrong signature.
+            hint = (f"Python could not call your `{frame.name if frame else 'function'}` (defined at line "
+                    f"{where['line']}) the way the assignment calls it: {exc}. Compare your `def` line with the "
+                    "signature in the statement: the same parameters, in the same order, with the same defaults.")
+        elif isinstance(exc, AttributeError) and getattr(exc, "name", None) and getattr(exc, "obj", None) is not None:
             close = difflib.get_close_matches(str(exc.name), [a for a in dir(exc.obj) if not a.startswith("_")], 1)
             if close:
                 hint = f"Your code uses `{exc.name}`, which does not exist. Did you mean `{close[0]}`?"

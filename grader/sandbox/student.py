@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 import types
 from typing import Any
 
 import torch
+
+from grader.sandbox.loader import LOADED
 
 #: Typos of ``__init__`` seen in real submissions; the first is how students most often type it.
 INIT_TYPOS = ("__init", "__int__", "_init_", "__init_", "_init__", "__innit__", "__intit__", "init")
@@ -50,13 +53,57 @@ class Student:
                 if note not in self.notes:
                     self.notes.append(note)
                 return namespace[alias]
+        self._never_ran(name)
         public = [key for key in namespace if not key.startswith("__")]
         close = difflib.get_close_matches(name, public, n=1, cutoff=0.6)
         if close:
-            hint = f"Did you mean `{close[0]}`? Rename it to `{name}`: the grader looks for that exact name."
+            hint = (f"Did you mean `{close[0]}`{self._at(namespace[close[0]])}? Rename it to `{name}`: the grader "
+                    "looks for that exact name.")
         else:
             hint = f"Define `{name}` at the top level of your file (not inside another function or class)."
         raise MissingDefinition(f"Your submission does not define `{name}`.", hint)
+
+    def _definitions(self, name: str) -> list[tuple[dict[str, Any], int, str]]:
+        """(cell, line, indentation) of each ``class name`` / ``def name`` line in the loaded code."""
+        pattern = re.compile(rf"^([ \t]*)(?:class|def|async[ \t]+def)[ \t]+{re.escape(name)}\b", re.MULTILINE)
+        found = []
+        for cell in LOADED.get(self.module.__name__, {}).get("cells", []):
+            for match in pattern.finditer(cell["source"]):
+                found.append((cell, cell["source"].count("\n", 0, match.start()) + 1, match.group(1)))
+        return found
+
+    def _never_ran(self, name: str) -> None:
+        """Explain a missing ``name`` whose definition is in the code but did not run, or is not at the top level."""
+        definitions = self._definitions(name)
+        problems = LOADED.get(self.module.__name__, {}).get("problems", [])
+        for cell, line, indent in definitions:
+            problem = next((p for p in problems if p["filename"] == cell["filename"]), None)
+            if problem and not indent:
+                stopped = f" at line {problem['line']}" if problem["line"] else ""
+                raise MissingDefinition(
+                    f"`{name}` is in your code ({cell['filename']}, line {line}) but was never defined, because "
+                    f"loading {cell['filename']} stopped{stopped} with an error.",
+                    f"Fix this first: {problem['message'].splitlines()[0]}",
+                )
+        if definitions and all(indent for _cell, _line, indent in definitions):
+            cell, line, _indent = definitions[0]
+            raise MissingDefinition(
+                f"Your submission does not define `{name}` at the top level: the definition at "
+                f"{cell['filename']}, line {line} is indented, so it sits inside another block.",
+                "Move it to the top level of the file (no indentation), outside any function, class or `if`.",
+            )
+
+    def _at(self, found: Any) -> str:
+        """" (file, line N)" where the student's function or class ``found`` is defined, or ""."""
+        if isinstance(found, staticmethod | classmethod):
+            found = found.__func__
+        if isinstance(found, types.FunctionType):  # a plain function: its code says where (no student code runs)
+            return f" ({found.__code__.co_filename}, line {found.__code__.co_firstlineno})"
+        if isinstance(found, type):
+            for cell, line, indent in self._definitions(found.__name__):
+                if not indent:
+                    return f" ({cell['filename']}, line {line})"
+        return ""
 
     def cls(self, name: str, methods: tuple[str, ...] = ()) -> type:
         """Return class ``name`` after checking that it defines each of ``methods`` itself."""
@@ -85,8 +132,11 @@ class Student:
             typo = next((t for t in INIT_TYPOS if t in own), None) or next(
                 (written for name, written in mangled.items() if name in own), None)
             if typo:
+                written = own[typo] if typo in own else next(
+                    (own[name] for name, t in mangled.items() if t == typo and name in own), None)
                 raise MissingDefinition(
-                    f"Your class `{class_name}` defines `{typo}` instead of `__init__`, so Python never calls it.",
+                    f"Your class `{class_name}` defines `{typo}`{self._at(written)} instead of `__init__`, so "
+                    "Python never calls it.",
                     "Rename it to `__init__` (two underscores on each side).",
                 )
         stray = vars(self.module).get(method)
@@ -94,12 +144,14 @@ class Student:
             params = list(inspect.signature(stray).parameters)
             if params[:1] == ["self"]:
                 raise MissingDefinition(
-                    f"`{method}` is defined at the top level of your file, outside class `{class_name}`.",
+                    f"`{method}`{self._at(stray)} is defined at the top level of your file, outside class "
+                    f"`{class_name}`.",
                     f"Indent `def {method}(self, ...)` so it sits inside `class {class_name}`.",
                 )
         close = difflib.get_close_matches(method, [k for k in own if not k.startswith("_")], n=1, cutoff=0.6)
         if close:
-            raise MissingDefinition(message, f"Did you mean `{close[0]}`? Rename it to `{method}`.")
+            raise MissingDefinition(message, f"Did you mean `{close[0]}`{self._at(own[close[0]])}? Rename it to "
+                                             f"`{method}`.")
         raise MissingDefinition(message, f"Add `def {method}(self, ...)` inside `class {class_name}`.")
 
     def function(self, name: str) -> Any:
@@ -134,9 +186,13 @@ def observe(value: Any) -> dict[str, Any]:
     return {"type": type(value).__name__, "repr": text if len(text) <= 300 else text[:300] + "..."}
 
 
-def observe_attribute(obj: Any, name: str) -> dict[str, Any]:
-    """:func:`observe` of ``obj.name``, or ``{"type": "missing"}`` when there is no such attribute."""
-    return observe(getattr(obj, name)) if hasattr(obj, name) else {"type": "missing"}
+def observe_attribute(obj: Any, name: str, _observe: Any = observe) -> dict[str, Any]:
+    """:func:`observe` of ``obj.name``, or ``{"type": "missing"}`` when there is no such attribute.
+
+    ``observe`` is bound when this is defined, so that a submission replacing ``student.observe`` does not
+    change what this reports (a probe's report can only ever lose points; this keeps it honest too).
+    """
+    return _observe(getattr(obj, name)) if hasattr(obj, name) else {"type": "missing"}
 
 
 def unregistered_tensors(module: torch.nn.Module) -> list[dict[str, str]]:

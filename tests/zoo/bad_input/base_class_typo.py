@@ -1,0 +1,20 @@
+import torch
+from torch import nn
+
+
+class MyLinear(nn.Modul):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weights = nn.Parameter(torch.randn(in_features, out_features))
+        if bias:
+            self.bias = nn.Parameter(torch.randn(out_features))
+        else:
+            self.bias = None
+
+    def forward(self, x):
+        out = x @ self.weights
+        if self.bias is not None:
+            out = out + self.bias
+        return out
