@@ -1,0 +1,24 @@
+# Hostile: lift the recursion limit and recurse without end through C calls (Module.__call__), so the C
+# stack, not Python's counter, is what runs out.
+import sys
+
+import torch
+from torch import nn
+
+sys.setrecursionlimit(10**6)
+
+
+class MyLinear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        bound = 1.0 / in_features**0.5
+        self.weights = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        return self(x)  # forward calls the module again, forever
