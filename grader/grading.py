@@ -355,11 +355,7 @@ def _raised_message(info: dict[str, Any]) -> str:
     if not where:
         return f"Using your code failed with {info.get('message')}"
     message = f"Your code raised {info.get('message')}"
-    if where:
-        message += f"\n  at {where['file']}, line {where['line']}, in {where['function']}"
-        if where.get("code"):
-            message += f":\n    {str(where['code']).strip()}"
-    trace = info.get("traceback")
-    if trace and not where:
-        message += "\n" + str(trace)
+    message += f"\n  at {where['file']}, line {where['line']}, in {where['function']}"
+    if where.get("code"):
+        message += f":\n    {str(where['code']).strip()}"
     return message
