@@ -105,14 +105,18 @@ def _worker_main(conn: multiprocessing.connection.Connection, first: Task | None
     os.setpgid(0, 0)
     if first is not None:
         _grader_for(first, fresh_zygote=fresh)  # warm up before the first task arrives
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        conn.send(grade_task(task, fresh_zygote=fresh))
+    try:
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                return
+            if task is None:
+                return
+            conn.send(grade_task(task, fresh_zygote=fresh))
+    finally:
+        for grader in _GRADERS.values():  # stop the zygotes cleanly: they remove their sandbox cgroups
+            grader.close()
 
 
 @dataclass

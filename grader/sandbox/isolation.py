@@ -8,10 +8,11 @@ cgroups (macOS, a locked-down container) grading still runs with process separat
 
 On Linux, when the kernel lets us:
 
-* **pid namespace**: the sandbox forks once more; the student's code runs as pid 1 of a new pid
-  namespace, sees no other process, cannot signal the judge or its launcher, and everything it starts
-  dies with it (the kernel kills a namespace whose pid 1 ends). The outer process only relays how the
-  inner one ended.
+* **pid namespace**: the student's code runs as pid 1 of a new pid namespace, sees no other process,
+  cannot signal the judge or its launcher, and everything it starts dies with it (the kernel kills a
+  namespace whose pid 1 ends). As root the zygote forks the sandbox straight into a new namespace
+  (:func:`pid_namespace_for_next_child`); otherwise the sandbox forks once more into one it made,
+  and the outer process only relays how the inner one ended.
 * **network namespace**: no interface but a loopback that is down; loopback listeners of the host are
   out of reach.
 * **mount namespace and a private root**: a size-capped tmpfs becomes ``/``; into it go read-only
@@ -23,8 +24,8 @@ On Linux, when the kernel lets us:
 * **ipc and uts namespaces**.
 * **cgroups** (v2, or v1's memory and pids hierarchies): a memory limit over every process of the
   sandbox, and a cap on processes and threads (a fork or thread bomb stops there, even for root, which
-  ``RLIMIT_NPROC`` does not stop). The zygote removes the cgroup when it reaps the sandbox
-  (:func:`remove_cgroups`), and reports whether the memory limit killed it (:func:`cgroup_oom`).
+  ``RLIMIT_NPROC`` does not stop). The zygote makes them and reports whether the memory limit killed a
+  sandbox (see the cgroup section below).
 * **user**: as root, the student's code runs as ``nobody`` (uid 65534) with no capabilities and
   ``no_new_privs``, inside a user namespace of its own; as another user, in a user namespace that maps
   only that user.
@@ -40,7 +41,7 @@ import platform
 import resource
 import signal
 import sys
-from collections.abc import Iterable
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,11 @@ def enter(config: dict[str, Any]) -> list[str]:
     layers: list[str] = []
     root = os.geteuid() == 0
     uid, gid = os.geteuid(), os.getegid()
-    cgroups = join_cgroups(os.getpid(), config)
-    layers += cgroups
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (0 if root else CLONE_NEWUSER)
+    layers += join_cgroups(int(config.get("zygote_pid") or os.getppid()), config)
+    # The zygote (as root) forks us as pid 1 of a new pid namespace; otherwise we make one and fork into it.
+    born_in_pid_namespace = bool(config.get("pid_namespace_ready")) and os.getpid() == 1
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    flags |= (0 if born_in_pid_namespace else CLONE_NEWPID) | (0 if root else CLONE_NEWUSER)
     try:
         libc.unshare(flags)
     except OSError as exc:
@@ -143,10 +146,11 @@ def enter(config: dict[str, Any]) -> list[str]:
         _map_user(uid, gid)
         layers.append("user namespace")
     layers += ["network namespace (no network)", "ipc and uts namespaces"]
-    inner = os.fork()
-    if inner != 0:
-        _relay(inner)  # never returns
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if not born_in_pid_namespace:
+        inner = os.fork()
+        if inner != 0:
+            _relay(inner)  # never returns
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     layers.append("pid namespace")
     try:
         _private_root(libc, config, uses_cuda=bool(config.get("uses_cuda")), drop_to=NOBODY if root else None)
@@ -158,6 +162,29 @@ def enter(config: dict[str, Any]) -> list[str]:
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no new privileges")
     return layers
+
+
+def pid_namespace_for_next_child(new: bool = True) -> bool:
+    """In the zygote: make the next ``fork`` start pid 1 of a fresh pid namespace (``new``; needs root).
+
+    This saves each sandbox a second fork. ``setns`` to our own namespace first undoes the previous
+    call (the kernel allows one pending new namespace at a time); ``new=False`` only does that.
+    """
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return False
+    try:
+        libc = _Libc()
+        fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        try:
+            if libc.lib.setns(fd, ctypes.c_int(CLONE_NEWPID)) != 0:
+                return False
+        finally:
+            os.close(fd)
+        if new:
+            libc.unshare(CLONE_NEWPID)
+        return new
+    except OSError:
+        return False
 
 
 def _network_only(libc: _Libc, root: bool, uid: int, gid: int) -> list[str]:
@@ -325,21 +352,27 @@ def _drop_root(libc: _Libc) -> list[str]:
 
 
 # ---- cgroups -------------------------------------------------------------------------------------------
+#
+# One cgroup per zygote, not per sandbox: a zygote's sandboxes run one at a time, so the limits are still
+# per sandbox, and making and removing a cgroup (about 15 ms on cgroup v1) is paid once per worker. The
+# zygote makes it and writes the limits (:func:`prepare_cgroups`), each sandbox moves itself in before any
+# student code runs (:func:`join_cgroups`), the zygote compares the OOM-kill count before and after each
+# sandbox (:func:`oom_kills`) and removes the cgroup when it exits (:func:`remove_cgroups`).
 
 
-def _cgroup_dirs(pid: int) -> dict[str, Path]:
-    """Where the sandbox ``pid``'s cgroups go: under this process's own cgroup, one per controller.
+def _cgroup_dirs(owner: int) -> dict[str, Path]:
+    """The cgroups of zygote ``owner``'s sandboxes: under the caller's own cgroup, one per controller.
 
-    Called by the sandbox (to make and join them) and by the zygote (to remove them); both are in the
-    same cgroups at that time. cgroup v2 is used when its memory and pids controllers are delegated,
-    otherwise v1's memory and pids hierarchies.
+    cgroup v2 is used when its memory and pids controllers are delegated, otherwise v1's memory and pids
+    hierarchies. The zygote and its sandboxes (before they join) are in the same cgroups, so both find
+    the same folders.
     """
     dirs: dict[str, Path] = {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return dirs
-    name = f"{CGROUP_PREFIX}{pid}"
+    name = f"{CGROUP_PREFIX}{owner}"
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if controllers == "":
@@ -357,35 +390,51 @@ def _cgroup_dirs(pid: int) -> dict[str, Path]:
     return dirs
 
 
-def join_cgroups(pid: int, config: dict[str, Any]) -> list[str]:
-    """Make this sandbox's cgroups (memory and process count) and move this process into them."""
+def prepare_cgroups(owner: int, config: dict[str, Any]) -> None:
+    """Make (once) zygote ``owner``'s sandbox cgroups and write the limits of ``config`` into them."""
+    memory = int(config.get("memory_bytes") or 0)
+    processes = str(int(config.get("processes", 256)))
+    for kind, folder in _cgroup_dirs(owner).items():
+        try:
+            folder.mkdir(exist_ok=True)
+            if kind in ("v2", "pids"):
+                _write_if_changed(folder / "pids.max", processes)
+            if kind == "v2" and memory:
+                _write_if_changed(folder / "memory.max", str(memory))
+                _try_write(folder / "memory.swap.max", "0")
+            elif kind == "memory" and memory:
+                _write_if_changed(folder / "memory.limit_in_bytes", str(memory))
+                _try_write(folder / "memory.memsw.limit_in_bytes", str(memory))
+        except OSError:
+            continue
+
+
+def join_cgroups(owner: int, config: dict[str, Any]) -> list[str]:
+    """Move this process into zygote ``owner``'s sandbox cgroups; returns the limits now in force."""
     memory = int(config.get("memory_bytes") or 0)
     processes = int(config.get("processes", 256))
     layers: list[str] = []
-    for kind, folder in _cgroup_dirs(pid).items():
+    for kind, folder in _cgroup_dirs(owner).items():
+        if kind == "memory" and not memory:
+            continue
         try:
-            folder.mkdir(exist_ok=True)
-            if kind == "v2":
-                if memory:
-                    (folder / "memory.max").write_text(str(memory))
-                    _try_write(folder / "memory.swap.max", "0")
-                (folder / "pids.max").write_text(str(processes))
-                (folder / "cgroup.procs").write_text(str(pid))
-                layers += [f"cgroup memory {memory >> 20} MiB" if memory else "cgroup", f"cgroup pids {processes}"]
-            elif kind == "memory":
-                if not memory:
-                    continue
-                (folder / "memory.limit_in_bytes").write_text(str(memory))
-                _try_write(folder / "memory.memsw.limit_in_bytes", str(memory))
-                (folder / "cgroup.procs").write_text(str(pid))
-                layers.append(f"cgroup memory {memory >> 20} MiB")
-            else:
-                (folder / "pids.max").write_text(str(processes))
-                (folder / "cgroup.procs").write_text(str(pid))
-                layers.append(f"cgroup pids {processes}")
+            (folder / "cgroup.procs").write_text("0")  # 0: the writer (we may be pid 1 of our own namespace)
         except OSError:
             continue
+        if kind in ("v2", "memory") and memory:
+            layers.append(f"cgroup memory {memory >> 20} MiB")
+        if kind in ("v2", "pids"):
+            layers.append(f"cgroup pids {processes}")
     return layers
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    try:
+        if path.read_text().strip() == text:
+            return
+    except OSError:
+        pass
+    path.write_text(text)
 
 
 def _try_write(path: Path, text: str) -> None:
@@ -395,21 +444,33 @@ def _try_write(path: Path, text: str) -> None:
         pass
 
 
-def cgroup_oom(pid: int) -> bool:
-    """Whether the memory limit of sandbox ``pid``'s cgroup killed a process (asked before removing it)."""
-    for kind, folder in _cgroup_dirs(pid).items():
+def oom_kills(owner: int) -> int:
+    """How many times the memory limit of zygote ``owner``'s sandboxes has killed a process so far."""
+    for kind, folder in _cgroup_dirs(owner).items():
         try:
             if kind == "v2":
                 events = dict(line.split() for line in (folder / "memory.events").read_text().splitlines())
-                if int(events.get("oom_kill", 0)) > 0:
-                    return True
-            elif kind == "memory":
+                return int(events.get("oom_kill", 0))
+            if kind == "memory":
                 control = dict(line.split() for line in (folder / "memory.oom_control").read_text().splitlines())
-                if int(control.get("oom_kill", 0)) > 0 or int((folder / "memory.failcnt").read_text()) > 0:
-                    return True
+                # Kernels before 4.13 do not count kills: then any time the limit was hit counts.
+                return int(control.get("oom_kill", (folder / "memory.failcnt").read_text()))
         except (OSError, ValueError):
             continue
-    return False
+    return 0
+
+
+def remove_cgroups(owner: int) -> None:
+    """Remove zygote ``owner``'s sandbox cgroups (when it exits), giving a just-killed sandbox a moment."""
+    for folder in _cgroup_dirs(owner).values():
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
 
 
 def sweep_cgroups() -> None:
@@ -424,18 +485,3 @@ def sweep_cgroups() -> None:
                 stale.rmdir()
             except OSError:
                 pass
-
-
-def remove_cgroups(pids: Iterable[int]) -> list[int]:
-    """Remove the cgroups of finished sandboxes; returns the pids whose cgroups are still busy."""
-    busy: list[int] = []
-    for pid in pids:
-        for folder in _cgroup_dirs(pid).values():
-            try:
-                folder.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                busy.append(pid)
-                break
-    return busy

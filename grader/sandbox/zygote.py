@@ -21,11 +21,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from grader.sandbox.isolation import cgroup_oom, remove_cgroups, sweep_cgroups
+from grader.sandbox.isolation import (
+    oom_kills,
+    pid_namespace_for_next_child,
+    prepare_cgroups,
+    remove_cgroups,
+    sweep_cgroups,
+)
 from grader.sandbox.limits import set_parent_death_signal
 
 
@@ -126,6 +131,7 @@ class Zygote:
                 self._reaped = True
         except (OSError, ChildProcessError):
             pass
+        remove_cgroups(self.pid)  # the zygote removes them as it exits; this covers a zygote that was killed
         if self._proc is not None:
             self._proc.returncode = self._proc.returncode if self._proc.returncode is not None else -1
 
@@ -135,24 +141,32 @@ def _serve(sock: socket.socket) -> None:
     set_parent_death_signal()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle
     finished: dict[int, tuple[int | None, int | None]] = {}
-    leftover_cgroups: list[int] = []
+    kills_before: dict[int, int] = {}  # the cgroup's OOM-kill count when each sandbox started
+    me = os.getpid()
     sweep_cgroups()
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
         if not message:
-            remove_cgroups(leftover_cgroups)
-            sweep_cgroups()
+            remove_cgroups(me)
             return
         request = json.loads(message)
         if request["op"] == "spawn":
+            config = request["config"]
+            walled = config.get("isolation") != "none"
+            if walled:
+                prepare_cgroups(me, config)
+                config["zygote_pid"] = me
+            config["pid_namespace_ready"] = pid_namespace_for_next_child(new=walled)
+            before = oom_kills(me)
             pid = os.fork()
             if pid == 0:
                 sock.close()
                 from grader.sandbox.child import run_sandbox
 
-                run_sandbox(fds[0], fds[1], request["config"])  # never returns
+                run_sandbox(fds[0], fds[1], config)  # never returns
             for fd in fds:
                 os.close(fd)
+            kills_before[pid] = before
             sock.send(json.dumps({"pid": pid}).encode())
         elif request["op"] == "wait":
             pid = int(request["pid"])
@@ -163,19 +177,8 @@ def _serve(sock: socket.socket) -> None:
                 except ChildProcessError:
                     finished[pid] = (None, None)
             code, sig = finished.pop(pid)
-            oom = cgroup_oom(pid)
-            leftover_cgroups = _remove_cgroups([*leftover_cgroups, pid])
+            oom = oom_kills(me) > kills_before.pop(pid, 0)
             sock.send(json.dumps({"code": code, "signal": sig, "oom": oom}).encode())
-
-
-def _remove_cgroups(pids: list[int]) -> list[int]:
-    """Remove finished sandboxes' cgroups, giving a just-killed one a moment to empty; returns the busy ones."""
-    for _ in range(20):
-        pids = remove_cgroups(pids)
-        if not pids:
-            break
-        time.sleep(0.01)
-    return pids
 
 
 def _decode(status: int) -> tuple[int | None, int | None]:
