@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.sandbox.limits import set_parent_death_signal
 from grader.session import Limits
 
 #: Extra seconds a worker gets beyond a submission's own time limit before it is presumed stuck.
@@ -103,6 +104,12 @@ def _worker_main(conn: multiprocessing.connection.Connection, first: Task | None
     """A local worker: build one Grader (its zygote forked from this process unless ``fresh``), then grade."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
     os.setpgid(0, 0)
+    # Its own process group keeps it out of the batch's kill; so die with the batch (kill -9 included),
+    # or a worker would wait forever on a pipe that its sibling workers still hold open.
+    parent = os.getppid()
+    set_parent_death_signal()
+    if os.getppid() != parent:  # the batch died before the signal was set
+        os._exit(1)
     if first is not None:
         _grader_for(first, fresh_zygote=fresh)  # warm up before the first task arrives
     try:

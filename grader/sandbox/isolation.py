@@ -24,8 +24,8 @@ On Linux, when the kernel lets us:
 * **ipc and uts namespaces**.
 * **cgroups** (v2, or v1's memory and pids hierarchies): a memory limit over every process of the
   sandbox, and a cap on processes and threads (a fork or thread bomb stops there, even for root, which
-  ``RLIMIT_NPROC`` does not stop). The zygote makes them and reports whether the memory limit killed a
-  sandbox (see the cgroup section below).
+  ``RLIMIT_NPROC`` does not stop). The zygote makes them, and reports whether the memory limit killed
+  a sandbox (see :class:`SandboxCgroups`).
 * **user**: as root, the student's code runs as ``nobody`` (uid 65534) with no capabilities and
   ``no_new_privs``, inside a user namespace of its own; as another user, in a user namespace that maps
   only that user.
@@ -42,6 +42,7 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,8 @@ def enter(config: dict[str, Any]) -> list[str]:
     layers: list[str] = []
     root = os.geteuid() == 0
     uid, gid = os.geteuid(), os.getegid()
-    layers += join_cgroups(int(config.get("zygote_pid") or os.getppid()), config)
+    offer_to_oom_killer()
+    layers += [str(layer) for layer in config.get("cgroups", [])]  # born in them: the zygote is inside
     # The zygote (as root) forks us as pid 1 of a new pid namespace; otherwise we make one and fork into it.
     born_in_pid_namespace = bool(config.get("pid_namespace_ready")) and os.getpid() == 1
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
@@ -354,18 +356,17 @@ def _drop_root(libc: _Libc) -> list[str]:
 # ---- cgroups -------------------------------------------------------------------------------------------
 #
 # One cgroup per zygote, not per sandbox: a zygote's sandboxes run one at a time, so the limits are still
-# per sandbox, and making and removing a cgroup (about 15 ms on cgroup v1) is paid once per worker. The
-# zygote makes it and writes the limits (:func:`prepare_cgroups`), each sandbox moves itself in before any
-# student code runs (:func:`join_cgroups`), the zygote compares the OOM-kill count before and after each
-# sandbox (:func:`oom_kills`) and removes the cgroup when it exits (:func:`remove_cgroups`).
+# per sandbox. Moving a process into a cgroup costs about 20 ms (the kernel waits for an RCU grace
+# period), so the zygote moves itself in once and every sandbox is born there; each sandbox offers itself
+# to the OOM killer first (oom_score_adj 1000), so the zygote is never its choice. The zygote compares the
+# OOM-kill count before and after each sandbox, and moves out and removes the cgroup when it exits.
 
 
 def _cgroup_dirs(owner: int) -> dict[str, Path]:
-    """The cgroups of zygote ``owner``'s sandboxes: under the caller's own cgroup, one per controller.
+    """Where zygote ``owner``'s sandbox cgroups go: under the caller's own cgroup, one per controller.
 
     cgroup v2 is used when its memory and pids controllers are delegated, otherwise v1's memory and pids
-    hierarchies. The zygote and its sandboxes (before they join) are in the same cgroups, so both find
-    the same folders.
+    hierarchies. Call it before moving into them (the judge, which never moves, finds the same folders).
     """
     dirs: dict[str, Path] = {}
     try:
@@ -390,42 +391,64 @@ def _cgroup_dirs(owner: int) -> dict[str, Path]:
     return dirs
 
 
-def prepare_cgroups(owner: int, config: dict[str, Any]) -> None:
-    """Make (once) zygote ``owner``'s sandbox cgroups and write the limits of ``config`` into them."""
-    memory = int(config.get("memory_bytes") or 0)
-    processes = str(int(config.get("processes", 256)))
-    for kind, folder in _cgroup_dirs(owner).items():
-        try:
-            folder.mkdir(exist_ok=True)
+class SandboxCgroups:
+    """The zygote's side: the cgroups its sandboxes are born in."""
+
+    def __init__(self, owner: int) -> None:
+        """Find the folders (nothing is made until the first sandbox asks for limits)."""
+        self.dirs = _cgroup_dirs(owner)
+        self.joined: dict[str, Path] = {}
+
+    def prepare(self, config: dict[str, Any]) -> list[str]:
+        """Make the cgroups (once), write ``config``'s limits, move the zygote in; returns the limits in force."""
+        memory = int(config.get("memory_bytes") or 0)
+        processes = str(int(config.get("processes", 256)))
+        layers: list[str] = []
+        for kind, folder in self.dirs.items():
+            try:
+                folder.mkdir(exist_ok=True)
+                if kind in ("v2", "pids"):
+                    _write_if_changed(folder / "pids.max", processes)
+                if kind == "v2" and memory:
+                    _write_if_changed(folder / "memory.max", str(memory))
+                    _try_write(folder / "memory.swap.max", "0")
+                elif kind == "memory" and memory:
+                    _write_if_changed(folder / "memory.limit_in_bytes", str(memory))
+                    _try_write(folder / "memory.memsw.limit_in_bytes", str(memory))
+                if kind not in self.joined:
+                    # Sandboxes offer themselves first (oom_score_adj 1000); shielding the zygote as well
+                    # needs CAP_SYS_RESOURCE, which a container's root may lack.
+                    _try_write(Path("/proc/self/oom_score_adj"), "-1000")
+                    (folder / "cgroup.procs").write_text("0")
+                    self.joined[kind] = folder
+            except OSError:
+                continue
+            if kind in ("v2", "memory") and memory:
+                layers.append(f"cgroup memory {memory >> 20} MiB")
             if kind in ("v2", "pids"):
-                _write_if_changed(folder / "pids.max", processes)
-            if kind == "v2" and memory:
-                _write_if_changed(folder / "memory.max", str(memory))
-                _try_write(folder / "memory.swap.max", "0")
-            elif kind == "memory" and memory:
-                _write_if_changed(folder / "memory.limit_in_bytes", str(memory))
-                _try_write(folder / "memory.memsw.limit_in_bytes", str(memory))
-        except OSError:
-            continue
+                layers.append(f"cgroup pids {processes}")
+        return layers
 
+    def oom_kills(self) -> int:
+        """How many times the memory limit has killed one of this zygote's sandbox processes so far."""
+        for kind, folder in self.joined.items():
+            try:
+                if kind == "v2":
+                    events = dict(line.split() for line in (folder / "memory.events").read_text().splitlines())
+                    return int(events.get("oom_kill", 0))
+                if kind == "memory":
+                    control = dict(line.split() for line in (folder / "memory.oom_control").read_text().splitlines())
+                    # Kernels before 4.13 do not count kills: then any time the limit was hit counts.
+                    return int(control.get("oom_kill", (folder / "memory.failcnt").read_text()))
+            except (OSError, ValueError):
+                continue
+        return 0
 
-def join_cgroups(owner: int, config: dict[str, Any]) -> list[str]:
-    """Move this process into zygote ``owner``'s sandbox cgroups; returns the limits now in force."""
-    memory = int(config.get("memory_bytes") or 0)
-    processes = int(config.get("processes", 256))
-    layers: list[str] = []
-    for kind, folder in _cgroup_dirs(owner).items():
-        if kind == "memory" and not memory:
-            continue
-        try:
-            (folder / "cgroup.procs").write_text("0")  # 0: the writer (we may be pid 1 of our own namespace)
-        except OSError:
-            continue
-        if kind in ("v2", "memory") and memory:
-            layers.append(f"cgroup memory {memory >> 20} MiB")
-        if kind in ("v2", "pids"):
-            layers.append(f"cgroup pids {processes}")
-    return layers
+    def leave(self) -> None:
+        """Move the zygote back where it was and remove the cgroups (as it exits)."""
+        for folder in self.joined.values():
+            _try_write(folder.parent / "cgroup.procs", "0")
+        remove_cgroups(self.dirs.values())
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -444,25 +467,19 @@ def _try_write(path: Path, text: str) -> None:
         pass
 
 
-def oom_kills(owner: int) -> int:
-    """How many times the memory limit of zygote ``owner``'s sandboxes has killed a process so far."""
-    for kind, folder in _cgroup_dirs(owner).items():
-        try:
-            if kind == "v2":
-                events = dict(line.split() for line in (folder / "memory.events").read_text().splitlines())
-                return int(events.get("oom_kill", 0))
-            if kind == "memory":
-                control = dict(line.split() for line in (folder / "memory.oom_control").read_text().splitlines())
-                # Kernels before 4.13 do not count kills: then any time the limit was hit counts.
-                return int(control.get("oom_kill", (folder / "memory.failcnt").read_text()))
-        except (OSError, ValueError):
-            continue
-    return 0
+def offer_to_oom_killer() -> None:
+    """In a sandbox: be the OOM killer's first choice (undoing the zygote's shield, which children inherit)."""
+    _try_write(Path("/proc/self/oom_score_adj"), "1000")
 
 
-def remove_cgroups(owner: int) -> None:
-    """Remove zygote ``owner``'s sandbox cgroups (when it exits), giving a just-killed sandbox a moment."""
-    for folder in _cgroup_dirs(owner).values():
+def zygote_cgroups(owner: int) -> list[Path]:
+    """The folders of zygote ``owner``'s sandbox cgroups, as the process that started it sees them."""
+    return list(_cgroup_dirs(owner).values())
+
+
+def remove_cgroups(folders: Iterable[Path]) -> None:
+    """Remove sandbox cgroups, giving a just-killed sandbox a moment to leave."""
+    for folder in folders:
         for _ in range(50):
             try:
                 folder.rmdir()

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.sandbox.isolation import (
-    oom_kills,
+    SandboxCgroups,
     pid_namespace_for_next_child,
-    prepare_cgroups,
     remove_cgroups,
     sweep_cgroups,
+    zygote_cgroups,
 )
 from grader.sandbox.limits import set_parent_death_signal
 
@@ -131,7 +131,7 @@ class Zygote:
                 self._reaped = True
         except (OSError, ChildProcessError):
             pass
-        remove_cgroups(self.pid)  # the zygote removes them as it exits; this covers a zygote that was killed
+        remove_cgroups(zygote_cgroups(self.pid))  # the zygote removes them as it exits; unless it was killed
         if self._proc is not None:
             self._proc.returncode = self._proc.returncode if self._proc.returncode is not None else -1
 
@@ -142,22 +142,21 @@ def _serve(sock: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle
     finished: dict[int, tuple[int | None, int | None]] = {}
     kills_before: dict[int, int] = {}  # the cgroup's OOM-kill count when each sandbox started
-    me = os.getpid()
     sweep_cgroups()
+    cgroups = SandboxCgroups(os.getpid())
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
         if not message:
-            remove_cgroups(me)
+            cgroups.leave()
             return
         request = json.loads(message)
         if request["op"] == "spawn":
             config = request["config"]
             walled = config.get("isolation") != "none"
             if walled:
-                prepare_cgroups(me, config)
-                config["zygote_pid"] = me
+                config["cgroups"] = cgroups.prepare(config)
             config["pid_namespace_ready"] = pid_namespace_for_next_child(new=walled)
-            before = oom_kills(me)
+            before = cgroups.oom_kills()
             pid = os.fork()
             if pid == 0:
                 sock.close()
@@ -177,7 +176,7 @@ def _serve(sock: socket.socket) -> None:
                 except ChildProcessError:
                     finished[pid] = (None, None)
             code, sig = finished.pop(pid)
-            oom = oom_kills(me) > kills_before.pop(pid, 0)
+            oom = cgroups.oom_kills() > kills_before.pop(pid, 0)
             sock.send(json.dumps({"code": code, "signal": sig, "oom": oom}).encode())
 
 
