@@ -144,6 +144,7 @@ def _serve(sock: socket.socket) -> None:
     kills_before: dict[int, int] = {}  # the cgroup's OOM-kill count when each sandbox started
     sweep_cgroups()
     cgroups = SandboxCgroups(os.getpid())
+    pid_namespace_pending = False  # whether the next fork starts pid 1 of a new pid namespace
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
         if not message:
@@ -155,7 +156,9 @@ def _serve(sock: socket.socket) -> None:
             walled = config.get("isolation") != "none"
             if walled:
                 config["cgroups"] = cgroups.prepare(config)
-            config["pid_namespace_ready"] = pid_namespace_for_next_child(new=walled)
+            if walled != pid_namespace_pending:  # the first walled sandbox, or a change of mode
+                pid_namespace_pending = pid_namespace_for_next_child(new=walled)
+            config["pid_namespace_ready"] = pid_namespace_pending
             before = cgroups.oom_kills()
             pid = os.fork()
             if pid == 0:
@@ -167,6 +170,10 @@ def _serve(sock: socket.socket) -> None:
                 os.close(fd)
             kills_before[pid] = before
             sock.send(json.dumps({"pid": pid}).encode())
+            if pid_namespace_pending:
+                # Ready the next sandbox's pid namespace now, while this one starts: done just before the
+                # next fork it costs tens of milliseconds (the kernel releasing the previous namespace).
+                pid_namespace_pending = pid_namespace_for_next_child(new=True)
         elif request["op"] == "wait":
             pid = int(request["pid"])
             if pid not in finished:
