@@ -133,7 +133,6 @@ class _Server:
         # The probes come as text: their folder (the course, with its hidden checks) is not in the sandbox.
         self.probes = types.ModuleType("_grader_probes")
         self.probes.__file__ = request["probes_path"]
-        sys.modules["_grader_probes"] = self.probes
         exec(compile(request["probes_source"], request["probes_path"], "exec"), self.probes.__dict__)
         cells = request["cells"]
         self.filenames = {cell["filename"] for cell in cells}
