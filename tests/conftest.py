@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,3 +99,68 @@ def grade_zoo_case(assignment: str, file: str, lost: frozenset[str], hints: dict
         for text in (texts,) if isinstance(texts, str) else texts:
             assert text in (entry["hint"] or "") + "\n" + entry["message"], entry
     return doc
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that counts connections and bytes."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+        self.received = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.settimeout(1.0)
+            try:
+                self.received += conn.recv(1000)
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+def processes_naming(*needles: str) -> dict[int, str]:
+    """Live processes whose command line contains one of ``needles`` (this process aside)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(needle in cmdline for needle in needles):
+            found[int(entry.name)] = cmdline.strip()
+    return found
+
+
+def surviving_processes(*needles: str) -> list[str]:
+    """Processes naming one of ``needles`` that are still alive after up to 10 s of waiting; they are killed here."""
+    deadline = time.monotonic() + 10
+    alive = processes_naming(*needles)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = processes_naming(*needles)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return [f"{pid}: {cmdline[:200]}" for pid, cmdline in sorted(alive.items())]

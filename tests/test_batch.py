@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import ROOT, ZOO, run_grader
+from conftest import ROOT, ZOO, run_grader, surviving_processes
 
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"  # forward leaves the bias out: partial credit
@@ -128,18 +128,6 @@ def test_resume_skips_graded_regrades_changed_and_force(tmp_path: Path) -> None:
     assert "already graded" not in forced.stderr and "[3/3]" in forced.stderr
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     subs = tmp_path / "class"
     ids = _class(subs, correct=8, buggy=6)
@@ -156,14 +144,7 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)  # the batch and everything it started that shares its group
     proc.wait()
     # Workers (in process groups of their own), their zygotes and sandboxes die with the batch.
-    survivors = _processes_mentioning(str(killed))
-    deadline = time.monotonic() + 10
-    while survivors and time.monotonic() < deadline:
-        time.sleep(0.1)
-        survivors = _processes_mentioning(str(killed))
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert survivors == []
+    assert surviving_processes(str(killed)) == []
     partial = _results(killed)
     assert 4 <= len(partial) < len(ids), "the kill should land part-way"
     for doc in partial.values():  # whatever was written is whole

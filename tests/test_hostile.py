@@ -26,10 +26,7 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +35,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import ROOT, ZOO, run_grader
+from conftest import ROOT, ZOO, Listener, run_grader, surviving_processes
 
 HOSTILE = ZOO / "hostile"
 FULL = 11.0
@@ -207,71 +204,6 @@ def _arm(text: str, port: int, token: str) -> str:
     return text.replace('TOKEN = "987654"  # HOSTILE_TEST_TOKEN', f'TOKEN = "{token}"  # HOSTILE_TEST_TOKEN')
 
 
-class _Listener:
-    """A TCP listener on 127.0.0.1 that counts connections and bytes."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-        self.connections = 0
-        self.received = b""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.connections += 1
-            conn.settimeout(1.0)
-            try:
-                self.received += conn.recv(1000)
-            except OSError:
-                pass
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
-def _processes_naming(*needles: str) -> dict[int, str]:
-    """Live processes whose command line contains one of ``needles`` (this process aside)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if any(needle in cmdline for needle in needles):
-            found[int(entry.name)] = cmdline.strip()
-    return found
-
-
-def _survivors(*needles: str) -> list[str]:
-    """Processes of this test's batches still alive a while after they ended; they are killed (by pid) here."""
-    deadline = time.monotonic() + 10
-    alive = _processes_naming(*needles)
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.2)
-        alive = _processes_naming(*needles)
-    for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    return [f"{pid}: {cmdline[:200]}" for pid, cmdline in sorted(alive.items())]
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     tmp = tmp_path_factory.mktemp("hostile")
@@ -290,7 +222,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     # The honest students alone, on the same files (the same paths and ids) as in the hostile batch.
     clean = run_grader("grade", "my_linear", subs, "--out", clean_out, *common, env=env, timeout=BATCH_LIMIT_S)
 
-    listener = _Listener()
+    listener = Listener()
     token = f"987654.{secrets.randbelow(10**6):06d}"  # sleep(1) takes a fraction: still about 11 days
     for entry in sorted(HOSTILE.iterdir()):
         if entry.is_dir():
@@ -307,7 +239,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     seconds = time.monotonic() - started
     time.sleep(0.5)  # a straggling connection would still be counted
     listener.close()
-    survivors = _survivors(token, str(out), str(clean_out))
+    survivors = surviving_processes(token, str(out), str(clean_out))
     result = Batch(
         subs=subs, out=out, clean_out=clean_out, home=home, token=token, returncode=returncode, output=output,
         seconds=seconds, clean_returncode=clean.returncode, before=before, after=_snapshot(subs, home),

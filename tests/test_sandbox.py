@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 
-from conftest import ZOO, check_by_id, check_json, failed_ids, run_grader
+from conftest import ZOO, Listener, check_by_id, check_json, failed_ids, run_grader
 
 HOSTILE = ZOO / "hostile"
 
@@ -83,67 +81,43 @@ def test_killing_the_parent_reaches_nobody() -> None:
     assert doc["score"] == 10.0
 
 
-def _listen() -> tuple[socket.socket, list[bytes], threading.Event, threading.Thread]:
-    received: list[bytes] = []
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            received.append(conn.recv(100) or b"<connected>")
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    return listener, received, stop, thread
+def _network_call(tmp_path: Path, port: int) -> Path:
+    """network_call.py, aimed at ``port``."""
+    source = (HOSTILE / "network_call.py").read_text().replace("PORT = 9", f"PORT = {port}")
+    assert f"PORT = {port}" in source
+    submission = tmp_path / "network_call.py"
+    submission.write_text(source)
+    return submission
 
 
 def test_network_is_unreachable_from_the_sandbox(tmp_path: Path) -> None:
-    listener, received, stop, thread = _listen()
+    listener = Listener()
     try:
-        port = listener.getsockname()[1]
-        source = (HOSTILE / "network_call.py").read_text().replace("PORT = 9", f"PORT = {port}")
-        assert f"PORT = {port}" in source
-        submission = tmp_path / "network_call.py"
-        submission.write_text(source)
-        run = run_grader("check", "my_linear", submission, "--format", "json")
+        run = run_grader("check", "my_linear", _network_call(tmp_path, listener.port), "--format", "json")
     finally:
-        stop.set()
-        thread.join()
         listener.close()
     doc = run.json()
     assert run.returncode == 0 and doc["score"] == 11.0
     assert "network namespace (no network)" in doc["environment"]["isolation"]
-    assert received == []
+    assert listener.connections == 0 and listener.received == b""
     assert "no network" in doc["log"]
 
 
 def test_without_namespaces_the_layer_is_not_claimed(tmp_path: Path) -> None:
     # GRADER_ISOLATION=none is what a machine without namespaces gets: grading still works, the rlimits
     # still apply, and the results do not claim walls that are not there (here the connection goes through).
-    listener, received, stop, thread = _listen()
+    listener = Listener()
     try:
-        port = listener.getsockname()[1]
-        submission = tmp_path / "network_call.py"
-        submission.write_text((HOSTILE / "network_call.py").read_text().replace("PORT = 9", f"PORT = {port}"))
-        run = run_grader("check", "my_linear", submission, "--format", "json", env={"GRADER_ISOLATION": "none"})
+        run = run_grader("check", "my_linear", _network_call(tmp_path, listener.port), "--format", "json",
+                         env={"GRADER_ISOLATION": "none"})
     finally:
-        stop.set()
-        thread.join()
         listener.close()
     doc = run.json()
     assert run.returncode == 0 and doc["score"] == 11.0
     isolation = doc["environment"]["isolation"]
     assert "namespaces off" in isolation and any(layer.startswith("cpu-time") for layer in isolation)
     assert not any("namespace" in layer and layer != "namespaces off" for layer in isolation)
-    assert received == [b"stolen"] and "connected" in doc["log"]
+    assert listener.connections == 1 and listener.received == b"stolen" and "connected" in doc["log"]
 
 
 def test_checks_are_not_in_the_sandbox_memory() -> None:
