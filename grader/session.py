@@ -105,7 +105,7 @@ class SandboxSession:
     def start(self, deadline: float) -> LoadReport:
         """Start a sandbox and load the submission into it; raises :class:`SandboxLost`."""
         self._spawn()
-        ready = self._receive(min(deadline, time.monotonic() + self.limits.load_seconds), "starting the sandbox")
+        ready = self._exchange(None, min(deadline, time.monotonic() + self.limits.load_seconds), "starting the sandbox")
         if ready.get("kind") == "ready":
             self.isolation = [str(x) for x in ready.get("isolation") or []]
         request = {
@@ -178,10 +178,7 @@ class SandboxSession:
             os.close(log_w)
         self._end = JudgeEnd(judge_sock, log_r, self.log, MAX_REPLY_BYTES)
 
-    def _exchange(self, request: dict[str, Any], deadline: float, doing: str) -> dict[str, Any]:
-        return self._receive(deadline, doing, request)
-
-    def _receive(self, deadline: float, doing: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _exchange(self, request: dict[str, Any] | None, deadline: float, doing: str) -> dict[str, Any]:
         """Send ``request`` (if any) and wait for the sandbox's next message; raises :class:`SandboxLost`."""
         assert self._end is not None
         started = time.monotonic()

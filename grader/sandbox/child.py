@@ -59,8 +59,9 @@ def _redirect_output(log_fd: int) -> None:
         os.close(log_fd)
 
 
-# What the sandbox keeps of the judge's environment: nothing that names a path, a port or a secret.
-KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER",
+# What the sandbox keeps of the judge's environment: nothing that names a path, a port or a secret
+# (PATH is set anew, to the system's folders only).
+KEPT_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER",
                   "PYTORCH_NVML_BASED_CUDA_CHECK")
 
 
@@ -68,8 +69,7 @@ def _clean_environment(workdir: str) -> None:
     kept = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
     os.environ.clear()
     os.environ.update(kept)
-    os.environ.update({"HOME": workdir, "TMPDIR": workdir, "USER": "student"})
-    os.environ["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    os.environ.update({"HOME": workdir, "TMPDIR": workdir, "USER": "student", "PATH": "/usr/local/bin:/usr/bin:/bin"})
 
 
 def _close_other_fds(keep: int) -> None:

@@ -46,6 +46,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from grader.sandbox.limits import set_parent_death_signal
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -66,7 +68,6 @@ MS_PRIVATE = 0x40000
 MS_RELATIME = 0x200000
 MNT_DETACH = 0x2
 
-_PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_SET_NO_NEW_PRIVS = 38
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
@@ -152,7 +153,7 @@ def enter(config: dict[str, Any]) -> list[str]:
         inner = os.fork()
         if inner != 0:
             _relay(inner)  # never returns
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        set_parent_death_signal()
     layers.append("pid namespace")
     try:
         _private_root(libc, config, uses_cuda=bool(config.get("uses_cuda")), drop_to=NOBODY if root else None)
@@ -341,7 +342,7 @@ def _drop_root(libc: _Libc) -> list[str]:
         os.setresuid(NOBODY, NOBODY, NOBODY)
     except OSError as exc:
         return [f"runs as root (could not drop privileges: {exc.strerror})"]
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a change of user clears it
+    set_parent_death_signal()  # a change of user clears it
     libc.prctl(_PR_SET_DUMPABLE, 1)  # and this, which /proc/self/uid_map's ownership follows
     layers = ["unprivileged user (nobody)"]
     try:
