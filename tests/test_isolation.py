@@ -10,7 +10,9 @@ import json
 import os
 import re
 import shutil
+import site
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ def _grade_look_around(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any], 
     forbidden = [str(ROOT / "reference"), str(ROOT / "assignments"), str(ROOT / "grader"), str(classroom),
                  str(out), str(home), str(tmp_path)]
     source = LOOK.read_text().replace("FORBIDDEN = []", f"FORBIDDEN = {forbidden!r}")
+    source = source.replace("SHOWN = []", f"SHOWN = {[str(ROOT)]!r}")
     (classroom / "alice.py").write_text(source)
     env = {"HOME": str(home), "GRADER_SECRET_FOR_TEST": "hunter2"}
     run = run_grader("grade", "my_linear", classroom, "--out", out, "--jobs", "1", "--device", "cpu", env=env)
@@ -61,8 +64,18 @@ def test_the_sandbox_sees_only_the_system_python_and_its_own_folder(tmp_path: Pa
     assert doc["score"] == 11.0  # the walls cost a correct submission nothing
     # Every protected folder is simply absent.
     assert seen["forbidden"] == {path: "FileNotFoundError" for path in seen["forbidden"]}
-    assert "reference" not in str(seen["root"]) and set(seen["root"]) <= {
-        "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "root", "sbin", "tmp", "usr", "work", "home"}
+    # "/" holds system folders, plus the first folder on the way to this Python (wherever it is installed:
+    # /root/.pyenv, /usr/local, or a virtual environment inside the course's own checkout).
+    pythons = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *site.getsitepackages())]
+    system = {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr"}
+    assert set(seen["root"]) <= system | {p.parts[1] for p in pythons}, seen["root"]
+    # The course's folder is absent, or (when the virtual environment lives inside it) shows only that.
+    inside = {p.relative_to(ROOT.resolve()).parts[0] for p in pythons if p.is_relative_to(ROOT.resolve())}
+    course = seen["shown"][str(ROOT)]
+    if inside:
+        assert isinstance(course, list) and set(course) <= inside, course
+    else:
+        assert course == "FileNotFoundError", course
     # /tmp holds this sandbox's working folder and nothing else; it is HOME and it is writable.
     assert seen["tmp"] == [os.path.basename(seen["cwd"])] and seen["home"] == seen["cwd"]
     assert seen["write_cwd"] == "written" and seen["write_usr"] in ("OSError", "PermissionError")

@@ -30,6 +30,7 @@ import json
 import os
 
 FORBIDDEN = []  # filled in by the test: folders the sandbox must not show
+SHOWN = []  # filled in by the test: folders whose listing the test inspects
 SECRET = "GRADER_SECRET_FOR_TEST"
 
 
@@ -60,6 +61,7 @@ print("LOOK " + json.dumps({
     "tmp": _look("/tmp"),
     "cwd": os.getcwd(),
     "forbidden": {path: _look(path) for path in FORBIDDEN},
+    "shown": {path: _look(path) for path in SHOWN},
     "secret": os.environ.get(SECRET),
     "home": os.environ.get("HOME"),
     "write_usr": _write("/usr/planted"),
