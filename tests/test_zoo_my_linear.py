@@ -22,6 +22,8 @@ ALL_CHECKS = frozenset(
 USES_FORWARD = frozenset({"no_bias", "forward[cpu]", "gradients[cpu]", "follows_to[cpu]", "optimizer"})
 #: A registered-nothing module: everything that looks at parameters() or .to() fails; forward still works.
 UNREGISTERED = frozenset({"parameters_registered", "no_bias", "follows_to[cpu]", "optimizer"})
+#: Without a class that builds, every other check is skipped (one message, on `builds`, says what is missing).
+AFTER_BUILDS = ALL_CHECKS - {"builds"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Case:
     status: str = "graded"
     note: str | None = None  # text one of the document's "notes" must contain
     error_kinds: frozenset[str] = frozenset()  # kinds the "errors" list must hold (and no others)
+    skipped: frozenset[str] = frozenset()  # ids of the checks that must be skipped (a check they need failed)
 
 
 CASES = [
@@ -105,10 +108,12 @@ CASES = [
     ),
     Case("foward_typo.py", lost=USES_FORWARD, hints={"forward[cpu]": "Did you mean `foward`"}),
     Case("forward_outside_class.py", lost=USES_FORWARD, hints={"forward[cpu]": "Indent `def forward(self"}),
-    Case("init_typo_dunder.py", lost=ALL_CHECKS, hints={"builds": "`__init`"}),
-    Case("init_typo_int.py", lost=ALL_CHECKS, hints={"builds": ("`__int__`", "Rename it to `__init__`")}),
-    Case("class_named_linear.py", lost=ALL_CHECKS, hints={"builds": "Did you mean `Linear`"}),
-    Case("class_named_mylinearr.py", lost=ALL_CHECKS, hints={"builds": "Did you mean `MyLinearr`"}),
+    Case("init_typo_dunder.py", lost=ALL_CHECKS, skipped=AFTER_BUILDS, hints={"builds": "`__init`"}),
+    Case("init_typo_int.py", lost=ALL_CHECKS, skipped=AFTER_BUILDS,
+         hints={"builds": ("`__int__`", "Rename it to `__init__`")}),
+    Case("class_named_linear.py", lost=ALL_CHECKS, skipped=AFTER_BUILDS, hints={"builds": "Did you mean `Linear`"}),
+    Case("class_named_mylinearr.py", lost=ALL_CHECKS, skipped=AFTER_BUILDS,
+         hints={"builds": "Did you mean `MyLinearr`"}),
     Case(
         "attribute_typo_in_forward.py",
         lost=USES_FORWARD,
@@ -143,6 +148,9 @@ def _problems(case: Case, doc: dict, returncode: int) -> list[str]:
             f"lost {sorted(lost)}, expected {sorted(case.lost)} "
             f"(wrongly lost: {sorted(lost - case.lost)}; wrongly kept: {sorted(case.lost - lost)})"
         )
+    skipped = {e["id"] for e in doc["checks"] if e["status"] == "skipped"}
+    if skipped != set(case.skipped):
+        problems.append(f"skipped {sorted(skipped)}, expected {sorted(case.skipped)}")
     expected_rc = 0 if not case.lost and case.status == "graded" else 1
     if returncode != expected_rc:
         problems.append(f"exit status {returncode}, expected {expected_rc}")
