@@ -116,6 +116,10 @@ CASES = [
     Case("no_class.py", "graded", 0, checks={"builds": ("does not define `MyLinear`", "Define `MyLinear`")}),
     Case("class_misspelled.py", "graded", 0,
          checks={"builds": ("does not define `MyLinear`", "Did you mean `MyLinaer` (class_misspelled.py, line 5)")}),
+    # A function whose name is closer is not suggested where a class is wanted.
+    Case("class_misspelled_beside_helper.py", "graded", 0,
+         checks={"builds": ("does not define `MyLinear`", "Did you mean `MyLayer` (class_misspelled_beside_helper.py, "
+                                                          "line 13)")}),
     Case("forward_misspelled.py", "graded", 4,
          checks={"forward[cpu]": ("no method `forward`", "Did you mean `froward` (forward_misspelled.py, line 16)")}),
     Case("forward_outside_class.py", "graded", 4,

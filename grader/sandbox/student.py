@@ -42,8 +42,12 @@ class Student:
         self.device = device
         self.notes: list[str] = []
 
-    def get(self, name: str) -> Any:
-        """Return the module-level definition ``name`` (or an accepted alias of it)."""
+    def get(self, name: str, kind: str | None = None) -> Any:
+        """Return the module-level definition ``name`` (or an accepted alias of it).
+
+        ``kind`` ("class" or "function") is what the assignment wants; when ``name`` is missing, a near miss of
+        that kind is suggested before any other name.
+        """
         namespace = vars(self.module)
         if name in namespace:
             return namespace[name]
@@ -54,8 +58,11 @@ class Student:
                     self.notes.append(note)
                 return namespace[alias]
         self._never_ran(name)
-        public = [key for key in namespace if not key.startswith("__")]
-        close = difflib.get_close_matches(name, public, n=1, cutoff=0.6)
+        public = [key for key, value in namespace.items()
+                  if not key.startswith("__") and not isinstance(value, types.ModuleType)]
+        same_kind = [key for key in public if kind is None or _kind(namespace[key]) == kind]
+        close = (difflib.get_close_matches(name, same_kind, n=1, cutoff=0.6)
+                 or difflib.get_close_matches(name, public, n=1, cutoff=0.6))
         if close:
             hint = (f"Did you mean `{close[0]}`{self._at(namespace[close[0]])}? Rename it to `{name}`: the grader "
                     "looks for that exact name.")
@@ -107,7 +114,7 @@ class Student:
 
     def cls(self, name: str, methods: tuple[str, ...] = ()) -> type:
         """Return class ``name`` after checking that it defines each of ``methods`` itself."""
-        found = self.get(name)
+        found = self.get(name, "class")
         if not isinstance(found, type):
             raise MissingDefinition(
                 f"`{name}` should be a class, but your submission defines it as a {type(found).__name__}.",
@@ -156,12 +163,19 @@ class Student:
 
     def function(self, name: str) -> Any:
         """Return a module-level function (or callable) ``name``."""
-        found = self.get(name)
+        found = self.get(name, "function")
         if not callable(found):
             raise MissingDefinition(
                 f"`{name}` should be a function, but it is a {type(found).__name__}.", f"Write `def {name}(...):`."
             )
         return found
+
+
+def _kind(value: Any) -> str:
+    """"class", "function" (any other callable) or "value": what a module-level name holds."""
+    if isinstance(value, type):
+        return "class"
+    return "function" if callable(value) else "value"
 
 
 def observe(value: Any) -> dict[str, Any]:
