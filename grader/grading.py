@@ -282,7 +282,7 @@ class _Run:
             hint = raised.info.get("hint") or _raised_hint(raised.info, self.limits) or check.hint
         except SandboxLost as lost:
             status, score, message = ("timeout" if lost.kind == "timeout" else "error"), 0.0, str(lost)
-            hint = (
+            hint = lost.hint or (
                 "Look for an infinite loop or a very long computation in the code this check calls."
                 if lost.kind == "timeout"
                 else "Your code must not exit, kill processes or use huge amounts of memory."

@@ -44,13 +44,22 @@ class Limits:
         return cls(timeout=timeout, load_seconds=min(timeout, cls.load_seconds), **memory)
 
 
+#: What to try when the judge refuses what the sandbox sent (an object of the student's own class, too much data).
+REFUSED_HINT = (
+    "Keep to plain values in what the checks read (return values and the attributes the assignment names): "
+    "numbers, strings, lists, dicts and tensors. Objects of your own classes, or subclasses of str, int or Tensor, "
+    "are refused; so is a value far larger than the assignment needs."
+)
+
+
 class SandboxLost(Exception):
     """The sandbox ran out of time or died; ``kind`` is ``"timeout"`` or ``"crashed"``."""
 
-    def __init__(self, kind: str, message: str) -> None:
-        """Record how the sandbox was lost, in words a student can read."""
+    def __init__(self, kind: str, message: str, hint: str | None = None) -> None:
+        """Record how the sandbox was lost, in words a student can read, with what to try when it is specific."""
         super().__init__(message)
         self.kind = kind
+        self.hint = hint
 
 
 class StudentRaised(Exception):
@@ -199,7 +208,8 @@ class SandboxSession:
             raise SandboxLost("crashed", message) from None
         except (ChannelTooLarge, ProtocolError) as exc:
             self.stop(kill=True)
-            raise SandboxLost("crashed", f"The sandbox sent back something the grader refuses ({exc}).") from None
+            raise SandboxLost("crashed", f"The sandbox sent back something the grader refuses ({exc}).",
+                              REFUSED_HINT) from None
 
     def stop(self, kill: bool = False, say_exit: bool = True) -> ExitStatus | None:
         """End the sandbox (politely, or by killing its process group) and clean up after it.

@@ -142,8 +142,9 @@ CASES = [
          never={"log": ("PATCH USED",)}),
     Case("tensor_subclass_forward.py", (0, 6), says={"forward[cpu]": ("bias is left out",)}),
     Case("reduce_payload_forward.py", (0, 4), says={"forward[cpu]": ("Payload",)}),
-    # The reply holding the str subclass is refused unread; follows_to does not look at in_features.
-    Case("reduce_str_repr.py", (0, 1), says={"builds": ("refuses",)}),
+    # The reply holding the str subclass is refused unread, so `builds` fails and every other check needs it.
+    Case("reduce_str_repr.py", (0, 0), says={"builds": ("refuses", "subclasses of str")},
+         never={"builds": ("must not exit",)}),
 ]
 
 # ---- the batch ---------------------------------------------------------------------------------------
