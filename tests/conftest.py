@@ -151,13 +151,33 @@ def processes_naming(*needles: str) -> dict[int, str]:
     return found
 
 
-def surviving_processes(*needles: str) -> list[str]:
-    """Processes naming one of ``needles`` that are still alive after up to 10 s of waiting; they are killed here."""
+#: What a sandbox's command line reads (``grader.sandbox.child.SANDBOX_ARGV``): it no longer shows the judge's.
+SANDBOX_TITLE = "grader-sandbox"
+
+
+def sandbox_processes() -> set[int]:
+    """Pids of live sandboxes, and of what they forked without exec (they carry the same command line)."""
+    return {pid for pid, cmdline in processes_naming(SANDBOX_TITLE).items() if cmdline.startswith(SANDBOX_TITLE)}
+
+
+def surviving_processes(*needles: str, sandboxes_before: set[int] | None = None) -> list[str]:
+    """Processes naming one of ``needles`` that are still alive after up to 10 s of waiting; they are killed here.
+
+    With ``sandboxes_before`` (taken before the run under test), sandboxes started since then count too.
+    """
+
+    def alive_now() -> dict[int, str]:
+        found = processes_naming(*needles)
+        if sandboxes_before is not None:
+            found |= {pid: cmdline for pid, cmdline in processes_naming(SANDBOX_TITLE).items()
+                      if cmdline.startswith(SANDBOX_TITLE) and pid not in sandboxes_before}
+        return found
+
     deadline = time.monotonic() + 10
-    alive = processes_naming(*needles)
+    alive = alive_now()
     while alive and time.monotonic() < deadline:
         time.sleep(0.2)
-        alive = processes_naming(*needles)
+        alive = alive_now()
     for pid in alive:
         try:
             os.kill(pid, signal.SIGKILL)

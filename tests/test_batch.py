@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import ROOT, ZOO, run_grader, surviving_processes
+from conftest import ROOT, ZOO, run_grader, sandbox_processes, surviving_processes
 
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"  # forward leaves the bias out: partial credit
@@ -134,6 +134,7 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     assert run_grader("grade", "my_linear", subs, "--out", clean, "--jobs", "2").returncode == 0
 
+    sandboxes_before = sandbox_processes()
     proc = subprocess.Popen(
         [sys.executable, "-m", "grader", "grade", "my_linear", str(subs), "--out", str(killed), "--jobs", "2"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -144,7 +145,7 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)  # the batch and everything it started that shares its group
     proc.wait()
     # Workers (in process groups of their own), their zygotes and sandboxes die with the batch.
-    assert surviving_processes(str(killed)) == []
+    assert surviving_processes(str(killed), sandboxes_before=sandboxes_before) == []
     partial = _results(killed)
     assert 4 <= len(partial) < len(ids), "the kill should land part-way"
     for doc in partial.values():  # whatever was written is whole

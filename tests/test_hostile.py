@@ -35,7 +35,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import ROOT, ZOO, Listener, run_grader, surviving_processes
+from conftest import ROOT, ZOO, Listener, run_grader, sandbox_processes, surviving_processes
 
 HOSTILE = ZOO / "hostile"
 FULL = 11.0
@@ -198,8 +198,14 @@ def _snapshot(subs: Path, home: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def _arm(text: str, port: int, token: str) -> str:
+GUESSED_MARK = "GUESSED = {}  # HOSTILE_TEST_GUESSED"
+
+
+def _arm(text: str, port: int, token: str, guessed: dict[str, list[str]]) -> str:
+    """The attack, armed: the listener's port, the run's token, and the real folders (which argv no longer shows,
+    but a student who knows the course's layout could guess)."""
     text = text.replace("ARMED = False  # HOSTILE_TEST_ARMED", "ARMED = True  # HOSTILE_TEST_ARMED")
+    text = text.replace(GUESSED_MARK, f"GUESSED = {guessed!r}  # HOSTILE_TEST_GUESSED")
     text = text.replace("PORT = 9  # HOSTILE_TEST_PORT", f"PORT = {port}  # HOSTILE_TEST_PORT")
     text = text.replace(NETWORK_CALL_PORT, NETWORK_CALL_PORT.replace("9", str(port), 1))  # test_sandbox.py's marker
     return text.replace('TOKEN = "987654"  # HOSTILE_TEST_TOKEN', f'TOKEN = "{token}"  # HOSTILE_TEST_TOKEN')
@@ -221,15 +227,17 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     common = ("--jobs", "2", "--timeout", str(TIMEOUT_S))
 
     # The honest students alone, on the same files (the same paths and ids) as in the hostile batch.
+    sandboxes_before = sandbox_processes()
     clean = run_grader("grade", "my_linear", subs, "--out", clean_out, *common, env=env, timeout=BATCH_LIMIT_S)
 
     listener = Listener()
     token = f"987654.{secrets.randbelow(10**6):06d}"  # sleep(1) takes a fraction: still about 11 days
+    guessed = {"submissions": [str(subs)], "results": [str(out)], "home": [str(home)]}
     for entry in sorted(HOSTILE.iterdir()):
         if entry.is_dir():
             shutil.copytree(entry, subs / entry.name, ignore=shutil.ignore_patterns("__pycache__"))
         elif entry.suffix == ".py":
-            (subs / entry.name).write_text(_arm(entry.read_text(), listener.port, token))
+            (subs / entry.name).write_text(_arm(entry.read_text(), listener.port, token, guessed))
     before = _snapshot(subs, home)
     started = time.monotonic()
     try:
@@ -240,7 +248,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     seconds = time.monotonic() - started
     time.sleep(0.5)  # a straggling connection would still be counted
     listener.close()
-    survivors = surviving_processes(token, str(out), str(clean_out))
+    survivors = surviving_processes(token, str(out), str(clean_out), sandboxes_before=sandboxes_before)
     result = Batch(
         subs=subs, out=out, clean_out=clean_out, home=home, token=token, returncode=returncode, output=output,
         seconds=seconds, clean_returncode=clean.returncode, before=before, after=_snapshot(subs, home),
@@ -300,10 +308,13 @@ def test_the_table_covers_the_corpus() -> None:
                                     "write_beside_submissions.py", "zz_delete_files.py"])
     for name in armed:  # as shipped, an armed attack is inert: grading it by hand harms nothing
         assert "ARMED = False  # HOSTILE_TEST_ARMED" in (HOSTILE / name).read_text()
-        assert "ARMED = True  # HOSTILE_TEST_ARMED" in _arm((HOSTILE / name).read_text(), 1, "t")
-    assert "PORT = 4321  # HOSTILE_TEST_PORT" in _arm((HOSTILE / "loopback_connect.py").read_text(), 4321, "t")
-    assert "PORT = 4321  # the test" in _arm((HOSTILE / "network_call.py").read_text(), 4321, "t")
-    assert 'TOKEN = "987654.5"' in _arm((HOSTILE / "escape_daemon.py").read_text(), 1, "987654.5")
+        assert "ARMED = True  # HOSTILE_TEST_ARMED" in _arm((HOSTILE / name).read_text(), 1, "t", {})
+    for name in ("forge_results_folder.py", "write_beside_submissions.py", "zz_delete_files.py"):
+        assert "GUESSED = {'home': ['/h']}  # HOSTILE_TEST_GUESSED" in _arm(
+            (HOSTILE / name).read_text(), 1, "t", {"home": ["/h"]})
+    assert "PORT = 4321  # HOSTILE_TEST_PORT" in _arm((HOSTILE / "loopback_connect.py").read_text(), 4321, "t", {})
+    assert "PORT = 4321  # the test" in _arm((HOSTILE / "network_call.py").read_text(), 4321, "t", {})
+    assert 'TOKEN = "987654.5"' in _arm((HOSTILE / "escape_daemon.py").read_text(), 1, "987654.5", {})
 
 
 def test_the_batch_finishes_in_bounded_time(batch: Batch) -> None:

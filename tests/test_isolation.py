@@ -79,8 +79,13 @@ def test_the_sandbox_sees_only_the_system_python_and_its_own_folder(tmp_path: Pa
     # /tmp holds this sandbox's working folder and nothing else; it is HOME and it is writable.
     assert seen["tmp"] == [os.path.basename(seen["cwd"])] and seen["home"] == seen["cwd"]
     assert seen["write_cwd"] == "written" and seen["write_usr"] in ("OSError", "PermissionError")
-    # Nothing of the judge's environment comes through.
+    # Nothing of the judge's environment or command line comes through, not even in the memory the fork
+    # copied, which the kernel shows as /proc/self/environ and /proc/self/cmdline.
     assert seen["secret"] is None
+    assert "hunter2" not in seen["environ_file"] and seen["environ_file"].strip("\0") == ""
+    for shown in (seen["cmdline_file"], *seen["argv"]):
+        assert str(tmp_path) not in shown and "my_linear" not in shown, shown
+    assert seen["cmdline_file"].strip("\0") == "grader-sandbox" and seen["argv"] == ["grader-sandbox"] * 2
     # Its own pid namespace: it is pid 1, its parent is outside, and it sees no other process.
     assert seen["pid"] == 1 and seen["ppid"] == 0 and seen["processes"] == [1]
     if os.geteuid() == 0:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
-from conftest import ZOO, Listener, check_by_id, check_json, failed_ids, run_grader
+import pytest
+
+from conftest import ROOT, ZOO, Listener, check_by_id, check_json, failed_ids, run_grader
 
 HOSTILE = ZOO / "hostile"
 
@@ -124,3 +127,25 @@ def test_checks_are_not_in_the_sandbox_memory() -> None:
     run, doc = check_json("my_linear", HOSTILE / "snoop_memory.py")
     assert run.returncode == 0
     assert "SNOOPED [] 0" in doc["log"]
+
+
+@pytest.mark.parametrize("isolation", ["walls", "none"])
+def test_the_judges_environment_and_command_line_are_wiped(tmp_path: Path, isolation: str) -> None:
+    # os.environ is cleaned, but a fork also copies the memory that /proc/self/environ and /proc/self/cmdline
+    # read, and sys.argv: with or without namespaces, none of them may show the judge's secrets or paths.
+    source = (ROOT / "reference" / "my_linear.py").read_text() + (
+        "\nimport sys\n"
+        "print('ENVIRON', open('/proc/self/environ', 'rb').read())\n"
+        "print('CMDLINE', open('/proc/self/cmdline', 'rb').read().rstrip(b'\\0'))\n"
+        "print('ARGV', sys.argv, sys.orig_argv)\n"
+    )
+    submission = tmp_path / "private-folder" / "alice.py"
+    submission.parent.mkdir()
+    submission.write_text(source)
+    env = {"JUDGE_TOKEN_FOR_TEST": "hunter2"} | ({"GRADER_ISOLATION": "none"} if isolation == "none" else {})
+    run = run_grader("check", "my_linear", submission, "--format", "json", env=env)
+    doc = run.json()
+    assert run.returncode == 0 and doc["score"] == 11.0
+    assert "hunter2" not in doc["log"] and "private-folder" not in doc["log"]
+    assert "CMDLINE b'grader-sandbox'" in doc["log"] and "ARGV ['grader-sandbox'] ['grader-sandbox']" in doc["log"]
+    assert re.search(r"^ENVIRON b'(\\x00)*'$", doc["log"], re.MULTILINE), doc["log"]

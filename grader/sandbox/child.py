@@ -35,6 +35,7 @@ def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
         _close_other_fds(keep=channel_fd)
         workdir = config["workdir"]
         _clean_environment(workdir)
+        _forget_the_judge()
         layers = enter(config)  # namespaces, private root, cgroups, unprivileged user: what the machine allows
         os.chdir(workdir)
         layers += apply_limits(config)
@@ -70,6 +71,39 @@ def _clean_environment(workdir: str) -> None:
     os.environ.clear()
     os.environ.update(kept)
     os.environ.update({"HOME": workdir, "TMPDIR": workdir, "USER": "student", "PATH": "/usr/local/bin:/usr/bin:/bin"})
+
+
+#: What the sandbox's /proc/self/cmdline (and ``ps``) shows, and its ``sys.argv``.
+SANDBOX_ARGV = ["grader-sandbox"]
+
+
+def _forget_the_judge() -> None:
+    """Wipe what the fork copied of the judge's command line and environment.
+
+    ``os.environ`` is already clean (and libc's ``environ`` now points at fresh copies), but the kernel
+    still shows the judge's original arguments and environment block through ``/proc/self/cmdline`` and
+    ``/proc/self/environ``: they live in this process's memory, at addresses ``/proc/self/stat`` gives.
+    Both are overwritten with zeros, as setproctitle does; ``sys.argv`` and ``sys.orig_argv`` (the judge's
+    arguments, naming the submissions and results folders) are replaced too. Where ``/proc`` is missing
+    (not Linux), only ``sys.argv`` changes.
+    """
+    sys.argv = list(SANDBOX_ARGV)
+    sys.orig_argv = list(SANDBOX_ARGV)
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        # Fields 48-51 of proc(5) (arg_start, arg_end, env_start, env_end); fields[0] is field 3.
+        arg_start, arg_end, env_start, env_end = (int(v) for v in fields[45:49])
+    except (OSError, ValueError, IndexError):
+        return
+    import ctypes
+
+    if env_end > env_start:
+        ctypes.memset(env_start, 0, env_end - env_start)
+    if arg_end > arg_start:
+        title = "\0".join(SANDBOX_ARGV).encode()[: arg_end - arg_start - 1]
+        ctypes.memset(arg_start, 0, arg_end - arg_start)
+        ctypes.memmove(arg_start, title, len(title))
 
 
 def _close_other_fds(keep: int) -> None:

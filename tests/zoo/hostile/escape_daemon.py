@@ -1,6 +1,7 @@
 # Hostile: start processes meant to outlive grading: `sleep` in a new session, and a double-forked daemon that
-# calls setsid(). Both carry the token below in their command line (the daemon also keeps the grader's), so a
-# test can look for survivors. Armed only in the copy that tests/test_hostile.py makes (with its own token).
+# calls setsid(). Both carry the token below in their command line (a fork that fails to exec keeps the
+# sandbox's, "grader-sandbox"), so a test can look for survivors. Armed only in the copy that
+# tests/test_hostile.py makes (with its own token).
 import os
 import subprocess
 import time

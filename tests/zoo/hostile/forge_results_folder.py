@@ -1,6 +1,6 @@
 # Hostile: find the results folder (--out on the grader's command line: sys.argv, /proc/self/cmdline, the
-# parent's) and write into it: a planted result, a forged full-marks result for itself, a zero for a
-# classmate, a forged summary. Its own forward leaves the bias out, so a forged full mark would show. Armed
+# parent's; or a guess) and write into it: a planted result, a forged full-marks result for itself, a zero
+# for a classmate, a forged summary. Its own forward leaves the bias out, so a forged full mark would show. Armed
 # only in the copy that tests/test_hostile.py makes in a temporary folder.
 import json
 import os
@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 ARMED = False  # HOSTILE_TEST_ARMED
+GUESSED = {}  # HOSTILE_TEST_GUESSED: folders a student could guess; the test fills in the real ones
 
 
 class MyLinear(nn.Module):
@@ -35,7 +36,8 @@ def results_folders():
             args += open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\0")
         except OSError:
             pass
-    return list(dict.fromkeys(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--out"))
+    found = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--out"] + GUESSED.get("results", [])
+    return list(dict.fromkeys(found))
 
 
 def forged(sub_id, score):

@@ -1,5 +1,5 @@
-# Hostile: find the folder of submissions (this file's folder, or the grader's command line) and write into it:
-# plant a new submission and overwrite a classmate's with a broken one. Armed only in the copy that
+# Hostile: find the folder of submissions (this file's folder, the grader's command line, or a guess) and
+# write into it: plant a new submission and overwrite a classmate's with a broken one. Armed only in the copy that
 # tests/test_hostile.py makes in a temporary folder, so that grading this file by hand damages nothing.
 import os
 import sys
@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 ARMED = False  # HOSTILE_TEST_ARMED
+GUESSED = {}  # HOSTILE_TEST_GUESSED: folders a student could guess; the test fills in the real ones
 
 
 class MyLinear(nn.Module):
@@ -37,6 +38,7 @@ def submission_folders():
     except OSError:
         pass
     folders = [os.path.dirname(__file__)] if os.path.isabs(__file__) else []
+    folders += GUESSED.get("submissions", [])
     for previous, arg in zip(args[1:], args[2:]):  # not the interpreter, not an option's value
         if arg.startswith("/") and not previous.startswith("--") and not arg.endswith("__main__.py"):
             folders.append(arg if not arg.endswith((".py", ".ipynb")) else os.path.dirname(arg))

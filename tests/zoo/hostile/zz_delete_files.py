@@ -1,7 +1,7 @@
-# Hostile: delete what can be found: the folder of submissions (from the grader's command line) and the home
-# folder (from this process's original environment, which /proc/self/environ still shows). Named zz_ so that
-# it is graded last. Armed only in the copy that tests/test_hostile.py makes in a temporary folder: grading
-# this file by hand deletes nothing.
+# Hostile: delete what can be found: the folder of submissions (from the grader's command line, or a guess)
+# and the home folder (from this process's original environment, as /proc/self/environ showed it before the
+# sandbox wiped it, or a guess). Named zz_ so that it is graded last. Armed only in the copy that
+# tests/test_hostile.py makes in a temporary folder: grading this file by hand deletes nothing.
 import os
 import shutil
 import sys
@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 ARMED = False  # HOSTILE_TEST_ARMED
+GUESSED = {}  # HOSTILE_TEST_GUESSED: folders a student could guess; the test fills in the real ones
 
 
 class MyLinear(nn.Module):
@@ -46,6 +47,7 @@ def targets():
         environ = []
     homes = [e.split("=", 1)[1] for e in environ if e.startswith("HOME=")] + [os.environ.get("HOME", "")]
     found += [h for h in homes if h and h != "/" and h != os.getcwd()]
+    found += GUESSED.get("submissions", []) + GUESSED.get("home", [])
     return list(dict.fromkeys(found))
 
 

@@ -28,6 +28,7 @@ class MyLinear(nn.Module):
 # A correct MyLinear that reports what the sandbox lets it see. The test fills in the paths below.
 import json
 import os
+import sys
 
 FORBIDDEN = []  # filled in by the test: folders the sandbox must not show
 SHOWN = []  # filled in by the test: folders whose listing the test inspects
@@ -39,6 +40,14 @@ def _look(path):
         return sorted(os.listdir(path))
     except NotADirectoryError:
         return "file"
+    except OSError as exc:
+        return type(exc).__name__
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
     except OSError as exc:
         return type(exc).__name__
 
@@ -63,6 +72,9 @@ print("LOOK " + json.dumps({
     "forbidden": {path: _look(path) for path in FORBIDDEN},
     "shown": {path: _look(path) for path in SHOWN},
     "secret": os.environ.get(SECRET),
+    "environ_file": _read("/proc/self/environ"),
+    "cmdline_file": _read("/proc/self/cmdline"),
+    "argv": sys.argv + sys.orig_argv,
     "home": os.environ.get("HOME"),
     "write_usr": _write("/usr/planted"),
     "write_cwd": _write(os.path.join(os.getcwd(), "scratch.txt")),
