@@ -21,7 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -357,17 +357,11 @@ class BatchOptions:
     gradescope: bool = False
 
 
-def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: BatchOptions,
-              stream: TextIO = sys.stdout, errors: TextIO = sys.stderr) -> int:
-    """Grade every submission in ``paths`` into ``out``; returns 0 when done, 130 when interrupted."""
+def _plan(assignment_name: str, paths: Sequence[Path], out: Path, options: BatchOptions, template: Task,
+          errors: TextIO) -> tuple[Discovery, ResultStore, list[Task]]:
+    """Find the submissions, open the results folder, and list the tasks (those not already graded)."""
     import hashlib
 
-    from grader.assignment import course_root, load_assignment, require_assignment
-    from grader.grading import DeviceUnavailable, cuda_available, select_devices
-    from grader.session import Limits
-    from grader.workers import DaskPool, LocalPool, task_limits
-
-    require_assignment(assignment_name)
     discovery = find_submissions(paths, assignment_name)
     if not discovery.submissions:
         raise BatchUsageError(f"no .py or .ipynb submissions found in {', '.join(map(str, paths))}")
@@ -377,14 +371,6 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
         store = ResultStore(out)
     except OutputNotWritable as exc:
         raise BatchUsageError(str(exc)) from None
-    import torch  # before any fork: the workers start warm (and nothing here computes with it)
-
-    try:
-        tested, absent = select_devices(options.device, cuda_available())
-    except DeviceUnavailable as exc:
-        raise BatchUsageError(str(exc)) from None
-    limits = Limits.for_timeout(options.timeout, options.memory)
-    course = str(course_root())
     tasks, kept = [], 0
     for item in discovery.submissions:
         try:
@@ -394,16 +380,36 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
         if not options.force and store.up_to_date(item.id, sha, assignment_name):
             kept += 1
             continue
-        tasks.append(Task(assignment_name, course, str(item.path), item.id, sha, options.device, options.seed,
-                          task_limits(limits)))
+        tasks.append(replace(template, path=str(item.path), id=item.id, sha256=sha))
     if kept:
         print(f"grader: {kept} submission(s) already graded with this content; not graded again "
               "(--force regrades them)", file=errors)
+    return discovery, store, tasks
 
+
+def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: BatchOptions,
+              stream: TextIO = sys.stdout, errors: TextIO = sys.stderr) -> int:
+    """Grade every submission in ``paths`` into ``out``; returns 0 when done, 130 when interrupted."""
+    from grader.assignment import course_root, load_assignment, require_assignment
+    from grader.grading import DeviceUnavailable, cuda_available, select_devices
+    from grader.session import Limits
+    from grader.workers import DaskPool, LocalPool, task_limits
+
+    require_assignment(assignment_name)
+    import torch  # before any fork: the workers start warm (and nothing here computes with it)
+
+    try:
+        tested, absent = select_devices(options.device, cuda_available())
+    except DeviceUnavailable as exc:
+        raise BatchUsageError(str(exc)) from None
+    limits = Limits.for_timeout(options.timeout, options.memory)
+    course = str(course_root())
+    template = Task(assignment_name, course, "", "", "", options.device, options.seed, task_limits(limits))
     pool: LocalPool | DaskPool
     if options.executor == "dask":
         if not options.scheduler:
             raise BatchUsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        discovery, store, tasks = _plan(assignment_name, paths, out, options, template, errors)
         try:
             pool = DaskPool(options.scheduler, gpu="cuda" in tested)
         except (RuntimeError, OSError) as exc:
@@ -411,10 +417,17 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
     else:
         from grader.sandbox.zygote import preload
 
-        if tasks:
-            preload()
+        preload()
+        # The workers are forked before this process reads the class list (or the checks): their zygotes,
+        # and every sandbox forked from those, hold no classmate's name or path in memory. See LocalPool.
         pool = LocalPool(options.jobs)
-        pool.start(tasks)  # before the checks are loaded here: see LocalPool
+        pool.start(template)
+        try:
+            discovery, store, tasks = _plan(assignment_name, paths, out, options, template, errors)
+        except BaseException:
+            pool.close()
+            raise
+        pool.shrink(len(tasks))
     del torch
     assignment = load_assignment(assignment_name)
     expected_columns = [entry.id for entry in not_run_checks(assignment, tested, absent, "")]

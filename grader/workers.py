@@ -137,9 +137,10 @@ class _Slot:
 class LocalPool:
     """``jobs`` worker processes forked from this one, which must not have computed with torch.
 
-    Call :meth:`start` before this process imports any assignment's checks: workers forked then fork
-    their sandboxes' zygote directly, and no sandbox inherits the checks in memory. A worker that
-    replaces a dead one later starts its zygote as a fresh interpreter, for the same reason.
+    Call :meth:`start` before this process reads the class list or imports any assignment's checks:
+    workers forked then fork their sandboxes' zygote directly, and no sandbox inherits classmates' names
+    and paths, or the checks, in memory. A worker that replaces a dead one later starts its zygote as a
+    fresh interpreter, for the same reason.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -156,11 +157,22 @@ class LocalPool:
         child.close()
         return _Slot(process, parent)
 
-    def start(self, tasks: list[Task]) -> None:
-        """Fork the workers (as many as there are tasks, up to ``jobs``); each warms up on the first task."""
-        while len(self._slots) < min(self.jobs, len(tasks)):
-            self._slots.append(self._start(tasks[0], fresh=False))
+    def start(self, template: Task) -> None:
+        """Fork the ``jobs`` workers; each builds its Grader (and forks its zygote) for ``template``'s settings.
+
+        Call it before this process reads the class list: a worker's memory, its zygote's and every
+        sandbox's are copies of this process's at the fork.
+        """
+        while len(self._slots) < self.jobs:
+            self._slots.append(self._start(template, fresh=False))
         self._started = True
+
+    def shrink(self, tasks: int) -> None:
+        """Stop the workers beyond what ``tasks`` submissions need (all of them when there are none)."""
+        keep = max(0, min(len(self._slots), tasks))
+        extra, self._slots = self._slots[keep:], self._slots[:keep]
+        for slot in extra:
+            self._stop(slot)
 
     def run(self, tasks: Iterable[Task], on_result: OnResult) -> None:
         """Grade every task, calling ``on_result`` in this process as each finishes (in finishing order)."""
@@ -169,7 +181,7 @@ class LocalPool:
         if not pending:
             return
         if not self._started:
-            self.start(pending)
+            self.start(pending[-1])
         try:
             while pending or any(slot.task for slot in self._slots):
                 for slot in self._slots:
@@ -220,16 +232,20 @@ class LocalPool:
         slot.process.join(timeout=5)
         slot.conn.close()
 
+    def _stop(self, slot: _Slot) -> None:
+        """Ask an idle worker to finish (it closes its zygote), then make sure it is gone."""
+        if slot.task is None and slot.process.is_alive():
+            try:
+                slot.conn.send(None)
+            except OSError:
+                pass
+            slot.process.join(timeout=5)
+        self._kill(slot)
+
     def close(self) -> None:
         """Stop every worker (their zygotes and sandboxes die with them)."""
         for slot in self._slots:
-            if slot.task is None and slot.process.is_alive():
-                try:
-                    slot.conn.send(None)
-                except OSError:
-                    pass
-                slot.process.join(timeout=5)
-            self._kill(slot)
+            self._stop(slot)
         self._slots = []
 
 

@@ -185,6 +185,28 @@ def test_a_killed_zygote_is_replaced_and_later_submissions_grade_normally(tmp_pa
     assert results["b_good"]["score"] == results["c_good"]["score"] == 11.0
 
 
+POOL_SCRIPT = """
+import torch  # imported, never computed with: the pool forks from this process
+from grader.session import Limits
+from grader.workers import LocalPool, Task, task_limits
+pool = LocalPool(3)
+pool.start(Task("my_linear", "", "", "", "", "cpu", None, task_limits(Limits())))
+workers = [slot.process for slot in pool._slots]
+pool.shrink(1)
+print("ALIVE", [w.is_alive() for w in workers], len(pool._slots))
+pool.shrink(0)
+print("ALIVE", [w.is_alive() for w in workers], len(pool._slots))
+"""
+
+
+def test_workers_started_before_the_class_list_are_trimmed_to_the_tasks() -> None:
+    # The local pool forks its workers before the batch reads the class list (so that no sandbox inherits
+    # classmates' names); the workers a smaller batch does not need are stopped, all of them when none is.
+    run = subprocess.run([sys.executable, "-c", POOL_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["ALIVE [True, False, False] 1", "ALIVE [False, False, False] 0"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

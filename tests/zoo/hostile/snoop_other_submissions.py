@@ -1,7 +1,8 @@
-# Hostile: search this process's own memory for a classmate's code. The sandbox is forked from processes
-# that read every submission of the batch (to hash them); freed memory keeps its bytes. The text looked for
-# are the reference solution's docstring (the test submits it as alice.py) and the line the test writes into
-# the attacks it arms; they are written here shifted by one letter, so that this file's own text does not
+# Hostile: search this process's own memory for a classmate's code or name. The sandbox is forked from
+# processes that read every submission of the batch (to hash them) and list the whole class; freed memory
+# keeps its bytes. The texts looked for are the reference solution's docstring (the test submits it as
+# alice.py), the line the test writes into the attacks it arms, and the path of bob's file in the batch's
+# folder of submissions; they are written here shifted by one letter, so that this file's own text does not
 # match. Its own MyLinear is correct.
 import torch
 from torch import nn
@@ -25,8 +26,11 @@ class MyLinear(nn.Module):
 
 
 # Built in place, one byte at a time, from shifted copies, so that no other object holds the texts looked for:
-# the reference's docstring (alice.py) and the line that tests/test_hostile.py writes into the armed attacks.
-SHIFTED = ['Bqqmjft!aay!A!xfjhiut!,!cjbtaa!up!uif!mbtu!ejnfotjpo!pg!aayaa', 'BSNFE!>!Usvf!!$!IPTUJMF`UFTU`BSNFE']
+# the reference's docstring (alice.py), the line that tests/test_hostile.py writes into the armed attacks, and
+# bob's path.
+SHIFTED = ['Bqqmjft!aay!A!xfjhiut!,!cjbtaa!up!uif!mbtu!ejnfotjpo!pg!aayaa', 'BSNFE!>!Usvf!!$!IPTUJMF`UFTU`BSNFE',
+           'tvcnjttjpot0cpc/qz']
+WHAT = ["code", "code", "name"]
 needles = []
 for text in SHIFTED:
     needle = bytearray(len(text))
@@ -60,7 +64,7 @@ try:
                         at = buffer.find(needle, at + 1, got)
 except OSError as exc:
     print("could not read my own memory:", exc)
-if hits:
-    print(f"FOUND A CLASSMATE'S CODE in my memory: text {sorted(set(hits))} at {len(hits)} places")
-else:
-    print("no classmate's code in my memory")
+for number in sorted(set(hits)):
+    print(f"FOUND A CLASSMATE'S {WHAT[number].upper()} in my memory: text {number} at {hits.count(number)} places")
+if not hits:
+    print("no classmate's code or name in my memory")
