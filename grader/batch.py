@@ -387,6 +387,32 @@ def _plan(assignment_name: str, paths: Sequence[Path], out: Path, options: Batch
     return discovery, store, tasks
 
 
+def _count_tasks_elsewhere(assignment_name: str, paths: Sequence[Path], out: Path, options: BatchOptions,
+                           template: Task) -> int:
+    """How many tasks :func:`_plan` will find, counted in a forked child.
+
+    This process, from which the workers fork, so never holds the class list before they do. 0 when the
+    child cannot tell: this process's own plan then says why, or :meth:`LocalPool.run` starts workers
+    whose zygotes are fresh interpreters.
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: plan quietly, write the count, exit without cleanup
+        code = 1
+        try:
+            os.close(reader)
+            _, _, tasks = _plan(assignment_name, paths, out, options, template, io.StringIO())
+            os.write(writer, str(len(tasks)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    return int(answer) if answer.isdigit() else 0
+
+
 def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: BatchOptions,
               stream: TextIO = sys.stdout, errors: TextIO = sys.stderr) -> int:
     """Grade every submission in ``paths`` into ``out``; returns 0 when done, 130 when interrupted."""
@@ -417,11 +443,14 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
     else:
         from grader.sandbox.zygote import preload
 
-        preload()
         # The workers are forked before this process reads the class list (or the checks): their zygotes,
         # and every sandbox forked from those, hold no classmate's name or path in memory. See LocalPool.
+        # How many are needed is counted in a short-lived fork, so the class list never enters this one.
         pool = LocalPool(options.jobs)
-        pool.start(template)
+        needed = _count_tasks_elsewhere(assignment_name, paths, out, options, template)
+        if needed:
+            preload()
+            pool.start(template, needed)
         try:
             discovery, store, tasks = _plan(assignment_name, paths, out, options, template, errors)
         except BaseException:

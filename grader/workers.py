@@ -157,14 +157,15 @@ class LocalPool:
         child.close()
         return _Slot(process, parent)
 
-    def start(self, template: Task) -> None:
-        """Fork the ``jobs`` workers; each builds its Grader (and forks its zygote) for ``template``'s settings.
+    def start(self, template: Task, workers: int | None = None, fresh: bool = False) -> None:
+        """Fork ``workers`` workers (at most ``jobs``); each builds its Grader for ``template``'s settings.
 
         Call it before this process reads the class list: a worker's memory, its zygote's and every
-        sandbox's are copies of this process's at the fork.
+        sandbox's are copies of this process's at the fork. Otherwise pass ``fresh``: the zygotes then
+        start as new interpreters (about 1.5 s each) and hold nothing of this process.
         """
-        while len(self._slots) < self.jobs:
-            self._slots.append(self._start(template, fresh=False))
+        while len(self._slots) < min(self.jobs, self.jobs if workers is None else workers):
+            self._slots.append(self._start(template, fresh=fresh))
         self._started = True
 
     def shrink(self, tasks: int) -> None:
@@ -180,8 +181,8 @@ class LocalPool:
         pending.reverse()
         if not pending:
             return
-        if not self._started:
-            self.start(pending[-1])
+        if not self._started:  # forked now, they would copy the task list: their zygotes start fresh
+            self.start(pending[-1], len(pending), fresh=True)
         try:
             while pending or any(slot.task for slot in self._slots):
                 for slot in self._slots:
