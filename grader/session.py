@@ -171,7 +171,6 @@ class SandboxSession:
             "file_bytes": self.limits.file_bytes,
             "threads": self.limits.threads,
             "uses_cuda": self.uses_cuda,
-            "hidden": list(self.hidden),
             # GRADER_ISOLATION=none turns the namespaces off (for a machine where they misbehave).
             "isolation": os.environ.get("GRADER_ISOLATION", "auto"),
         }
@@ -186,6 +185,13 @@ class SandboxSession:
             sandbox_sock.close()
             os.close(log_w)
         self._end = JudgeEnd(judge_sock, log_r, self.log, MAX_REPLY_BYTES)
+        # What names this submission (the folders to hide) goes to the sandbox on its own channel, never
+        # through the zygote: every later sandbox is a copy of the zygote's memory, freed bytes included.
+        setup = encode_request({"op": "setup", "hidden": list(self.hidden)})
+        try:
+            self._end.send(setup, time.monotonic() + self.limits.load_seconds)
+        except (ChannelClosed, ChannelTimeout):
+            pass  # it died at once: the first exchange reports how
 
     def _exchange(self, request: dict[str, Any] | None, deadline: float, doing: str) -> dict[str, Any]:
         """Send ``request`` (if any) and wait for the sandbox's next message; raises :class:`SandboxLost`."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -127,6 +129,28 @@ def test_checks_are_not_in_the_sandbox_memory() -> None:
     run, doc = check_json("my_linear", HOSTILE / "snoop_memory.py")
     assert run.returncode == 0
     assert "SNOOPED [] 0" in doc["log"]
+
+
+def test_no_sandbox_holds_an_earlier_classmates_folder_name_in_memory(tmp_path: Path) -> None:
+    # One worker, one zygote: a folder submission is graded first, then a submission that scans its own raw
+    # memory (heap and anonymous mappings, freed bytes included) for that folder's name. Every sandbox is a
+    # copy of the zygote's memory, so the name must never have passed through the zygote.
+    name = "quentin_privatename"
+    classroom = tmp_path / "class"
+    (classroom / name).mkdir(parents=True)
+    shutil.copy(ROOT / "reference" / "my_linear.py", classroom / name / "my_linear.py")
+    snoop = (HOSTILE / "snoop_other_submissions.py").read_text()
+    shifted = "".join(chr(ord(c) + 1) for c in name)
+    snoop, count = re.subn(r"SHIFTED = \[.*?\]\nWHAT = \[.*?\]", f"SHIFTED = [{shifted!r}]\nWHAT = ['name']", snoop,
+                           flags=re.DOTALL)
+    assert count == 1
+    (classroom / "zz_snoop.py").write_text(snoop)
+    out = tmp_path / "out"
+    run = run_grader("grade", "my_linear", classroom, "--out", out, "--jobs", "1", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    log = json.loads((out / "zz_snoop.json").read_text())["log"]
+    assert "no classmate's code or name in my memory" in log, log
+    assert json.loads((out / f"{name}.json").read_text())["score"] == 11.0
 
 
 @pytest.mark.parametrize("isolation", ["walls", "none"])

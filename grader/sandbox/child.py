@@ -36,13 +36,16 @@ def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
         workdir = config["workdir"]
         _clean_environment(workdir)
         _forget_the_judge()
+        sock = socket.socket(fileno=channel_fd)
+        # The judge's first message names what to hide; it never went through the zygote (see session.py).
+        setup = decode_request(recv_blocking(sock))
+        config = {**config, "hidden": [str(p) for p in setup.get("hidden", [])]}
         layers = enter(config)  # namespaces, private root, cgroups, unprivileged user: what the machine allows
         os.chdir(workdir)
         layers += apply_limits(config)
         import torch
 
         torch.set_num_threads(int(config.get("threads", 1)))
-        sock = socket.socket(fileno=channel_fd)
         _Server(sock, config, layers).serve()
     except BaseException:
         code = 70
