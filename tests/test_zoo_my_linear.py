@@ -121,6 +121,12 @@ CASES = [
         absent={"forward[cpu]": "uses the attribute name `weight`"},  # it is the student who uses `weight`
     ),
     Case(
+        "forward_casts_to_float32.py",  # every float64 check fails; each points at the line
+        lost=frozenset({"no_bias", "forward[cpu]", "gradients[cpu]", "follows_to[cpu]"}),
+        hints={"follows_to[cpu]": ("forward_casts_to_float32.py, line 17: `out = x.float() @ self.weights`",
+                                   "`x.float()`")},
+    ),
+    Case(
         "raises_in_forward.py",
         lost=frozenset({"forward[cpu]"}),
         hints={"forward[cpu]": ("raises_in_forward.py, line 17", "x.view(batch, self.in_features, 1)")},

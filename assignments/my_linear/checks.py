@@ -187,7 +187,10 @@ def follows_to(ctx: Context) -> None:
                               "Call .to() on the module.")
     if obs["output"]["type"] == "raised":
         raise CheckFailed("forward(x) to work on a float64 x after model.to(float64)",
-                          f"it raised {obs['output']['repr']}", REGISTER_HINT)
+                          f"it raised {obs['output']['repr']}{obs['output'].get('where', '')}",
+                          "The parameters did move to float64, so forward itself fixes a dtype or a device: "
+                          "`x.float()`, `.cuda()`, or a tensor it creates without `dtype=x.dtype, "
+                          "device=x.device`. Use x and the parameters as they come.")
     out = require_tensor(obs["output"], "forward(x) after .to(float64)")
     if obs["output"]["dtype"] != "float64":
         raise CheckFailed("forward of a float64 x on a float64 model to be float64", obs["output"]["dtype"])

@@ -17,12 +17,12 @@ def _build(student: Student, in_features: int, out_features: int, bias: bool | N
     return cls(in_features, out_features, bias=bias)
 
 
-def _attempt(func: Any) -> dict[str, Any]:
-    """Observe what ``func()`` returns, or describe what it raised, so the judge sees causes first."""
+def _attempt(student: Student, func: Any) -> dict[str, Any]:
+    """Observe what ``func()`` returns, or describe what it raised and the student's line where it did."""
     try:
         return observe(func())
     except Exception as exc:
-        return {"type": "raised", "repr": f"{type(exc).__name__}: {exc}"}
+        return {"type": "raised", "repr": f"{type(exc).__name__}: {exc}", "where": student.where(exc)}
 
 
 def _set_values(model: nn.Module, values: dict[str, torch.Tensor | None], device: torch.device) -> None:
@@ -91,7 +91,7 @@ def follows_to(student: Student, in_features: int, out_features: int, x: torch.T
         "bias": observe_attribute(model, "bias"),
         "parameters": [{"name": n, **observe(p)} for n, p in model.named_parameters()],
     }
-    result["output"] = _attempt(lambda: model(x.to(student.device, torch.float64)))
+    result["output"] = _attempt(student, lambda: model(x.to(student.device, torch.float64)))
     return result
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from grader.sandbox.loader import LOADED
+from grader.sandbox.loader import LOADED, student_frame
 
 #: Typos of ``__init__`` seen in real submissions; the first is how students most often type it.
 INIT_TYPOS = ("__init", "__int__", "_init_", "__init_", "_init__", "__innit__", "__intit__", "init")
@@ -69,6 +69,15 @@ class Student:
         else:
             hint = f"Define `{name}` at the top level of your file (not inside another function or class)."
         raise MissingDefinition(f"Your submission does not define `{name}`.", hint)
+
+    def where(self, exc: BaseException) -> str:
+        """" (file, line N: `code`)" for the student's innermost line in ``exc``'s traceback, or ""."""
+        filenames = {cell["filename"] for cell in LOADED.get(self.module.__name__, {}).get("cells", [])}
+        frame = student_frame(exc.__traceback__, filenames)
+        if frame is None:
+            return ""
+        code = f": `{frame.line.strip()}`" if frame.line else ""
+        return f" ({frame.filename}, line {frame.lineno}{code})"
 
     def _definitions(self, name: str) -> list[tuple[dict[str, Any], int, str]]:
         """(cell, line, indentation) of each ``class name`` / ``def name`` line in the loaded code."""
