@@ -184,3 +184,17 @@ def surviving_processes(*needles: str, sandboxes_before: set[int] | None = None)
         except OSError:
             pass
     return [f"{pid}: {cmdline[:200]}" for pid, cmdline in sorted(alive.items())]
+
+
+def empty_sandbox_cgroups() -> list[Path]:
+    """Sandbox cgroups that hold no process: leaks (a live zygote sits in its own cgroup, idle or not)."""
+    bases = ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified")
+    found = []
+    for base in bases:
+        for folder in Path(base).glob("**/grader-sandbox-*"):
+            try:
+                if folder.is_dir() and not (folder / "cgroup.procs").read_text().strip():
+                    found.append(folder)
+            except OSError:
+                pass  # removed while we looked
+    return found

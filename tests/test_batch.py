@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import ROOT, ZOO, run_grader, sandbox_processes, surviving_processes
+from conftest import ROOT, ZOO, empty_sandbox_cgroups, run_grader, sandbox_processes, surviving_processes
 
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"  # forward leaves the bias out: partial credit
@@ -146,6 +146,8 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     proc.wait()
     # Workers (in process groups of their own), their zygotes and sandboxes die with the batch.
     assert surviving_processes(str(killed), sandboxes_before=sandboxes_before) == []
+    # The zygotes, told by the kernel that their worker died, removed their cgroups before going.
+    assert empty_sandbox_cgroups() == []
     partial = _results(killed)
     assert 4 <= len(partial) < len(ids), "the kill should land part-way"
     for doc in partial.values():  # whatever was written is whole
@@ -267,6 +269,11 @@ def test_dask_scheduler_and_workers_on_loopback_give_the_local_scores(tmp_path: 
                 proc.wait(timeout=30)
     assert [r["id"] for r in _csv(remote)] == ids
     assert {i: _stable(d) for i, d in _results(remote).items()} == {i: _stable(d) for i, d in _results(local).items()}
+    # The Dask workers never close their Graders; their zygotes clean up their cgroups as the workers go.
+    deadline = time.monotonic() + 10
+    while empty_sandbox_cgroups() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert empty_sandbox_cgroups() == []
 
 
 def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, ZOO, run_grader
+from conftest import ROOT, ZOO, empty_sandbox_cgroups, run_grader
 
 LOOK = ZOO / "isolation" / "look_around.py"
 
@@ -100,11 +100,8 @@ def test_sandbox_cgroups_are_removed_after_grading(tmp_path: Path) -> None:
     doc, _seen, _out = _grade_look_around(tmp_path)
     if not any(layer.startswith("cgroup") for layer in doc["environment"]["isolation"]):
         pytest.skip("this machine does not delegate memory/pids cgroups")
-    leftovers = [p for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
-                                "/sys/fs/cgroup/unified")
-                 for p in Path(base).rglob("grader-sandbox-*") if p.is_dir()]
     # Only empty ones are leaks: a cgroup holding processes belongs to a grader running right now.
-    assert [p for p in leftovers if not (p / "cgroup.procs").read_text().strip()] == []
+    assert empty_sandbox_cgroups() == []
 
 
 def test_the_cgroup_memory_limit_stops_what_rlimits_do_not(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import socket
 import sys
 import traceback
@@ -29,6 +30,7 @@ def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
     """Entry point in the forked child; never returns."""
     code = 0
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the zygote's own handler is not the sandbox's
         os.setsid()
         set_parent_death_signal()
         _redirect_output(log_fd)

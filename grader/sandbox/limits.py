@@ -24,12 +24,12 @@ def _libc() -> Any:
     return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
-def set_parent_death_signal() -> bool:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux only)."""
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
+    """Ask the kernel to send ``sig`` (SIGKILL unless told) to this process when its parent dies (Linux only)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
-        return _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        return _libc().prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 

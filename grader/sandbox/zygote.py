@@ -138,12 +138,36 @@ class Zygote:
 
 def _serve(sock: socket.socket) -> None:
     """The zygote's loop: fork sandboxes and report how they ended, until the judge goes away."""
-    set_parent_death_signal()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle
     finished: dict[int, tuple[int | None, int | None]] = {}
-    kills_before: dict[int, int] = {}  # the cgroup's OOM-kill count when each sandbox started
+    kills_before: dict[int, int] = {}  # the cgroup's OOM-kill count of each live sandbox when it started
     sweep_cgroups()
     cgroups = SandboxCgroups(os.getpid())
+
+    def judge_died(_signum: int, _frame: object) -> None:
+        """The judge is gone (a batch killed with kill -9, a Dask worker that ended): clean up, then exit.
+
+        The live sandboxes are killed and this zygote's cgroups removed now, rather than left to the
+        next zygote's sweep.
+        """
+        for pid in kills_before:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        cgroups.leave()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, judge_died)
+    judge = os.getppid()
+    set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != judge:  # the judge died before the signal was set
+        judge_died(0, None)
     pid_namespace_pending = False  # whether the next fork starts pid 1 of a new pid namespace
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
