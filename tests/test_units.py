@@ -229,3 +229,27 @@ def test_a_check_can_attach_a_hint_to_a_student_exception() -> None:
     hinted = raised.with_hint("Call zero_grad() first.")
     assert hinted.info["hint"] == "Call zero_grad() first." and hinted.info["message"] == "RuntimeError: boom"
     assert raised.info["hint"] is None
+
+
+def test_python_reachable_by_others_only_through_searchable_folders() -> None:
+    """Outside the private root the sandbox drops to nobody only if nobody could still read Python."""
+    import shutil
+    import tempfile
+
+    from grader.sandbox.isolation import _reachable_by_others
+
+    base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's own folder is private (0700): start from /tmp
+    try:
+        lib = base / "home" / "python" / "lib"
+        lib.mkdir(parents=True)
+        (lib / "os.py").write_text("")
+        for folder in (base, base / "home", base / "home" / "python", lib):
+            folder.chmod(0o755)
+        assert _reachable_by_others([str(lib), str(lib / "os.py")])
+        (base / "home").chmod(0o700)  # like /root: nothing below it can be reached
+        assert not _reachable_by_others([str(lib)])
+        (base / "home").chmod(0o755)
+        (lib / "os.py").chmod(0o600)
+        assert not _reachable_by_others([str(lib / "os.py")])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -40,6 +40,7 @@ import os
 import platform
 import resource
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterable
@@ -154,13 +155,22 @@ def enter(config: dict[str, Any]) -> list[str]:
         if inner != 0:
             _relay(inner)  # never returns
         set_parent_death_signal()
+        # A process group of its own inside the namespace: kill(0, ...) (what kill(getppid()) becomes, the
+        # parent being outside) must not reach the relay, whose death would take this process with it.
+        os.setsid()
     layers.append("pid namespace")
+    private = False
     try:
         _private_root(libc, config, uses_cuda=bool(config.get("uses_cuda")), drop_to=NOBODY if root else None)
         layers.append("private filesystem (course, results, submissions and home hidden)")
+        private = True
     except OSError as exc:
         layers.append(f"shared filesystem (private root failed: {exc})")
-    if root:
+    if root and not private and not _reachable_by_others(python_paths()):
+        # Outside the private root, nobody could not even import the rest of the standard library (say,
+        # Python under /root, mode 700): it would fail correct code. Stay the invoking user, and say so.
+        layers.append("runs as the invoking user (Python is not readable by nobody outside the private root)")
+    elif root:
         layers += _drop_root(libc)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no new privileges")
@@ -259,6 +269,21 @@ def python_paths() -> list[str]:
     return [p for p in dict.fromkeys(candidates) if os.path.exists(p)]
 
 
+def _reachable_by_others(paths: Iterable[str]) -> bool:
+    """Whether a user with no rights of its own can read each of ``paths`` (every folder above it searchable)."""
+    for path in paths:
+        real = Path(os.path.realpath(path))
+        try:
+            mode = real.stat().st_mode
+            if not mode & stat.S_IROTH or (stat.S_ISDIR(mode) and not mode & stat.S_IXOTH):
+                return False
+            if any(not folder.stat().st_mode & stat.S_IXOTH for folder in real.parents):
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
@@ -288,7 +313,7 @@ def _private_root(libc: _Libc, config: dict[str, Any], *, uses_cuda: bool, drop_
     libc.mount("tmpfs", f"{new}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
     os.makedirs(f"{new}/proc")
     libc.mount("proc", f"{new}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(f"{new}/tmp")
+    os.makedirs(f"{new}/tmp", exist_ok=True)  # already there when Python itself lives under /tmp (a CI venv)
     os.chmod(f"{new}/tmp", 0o1777)
     os.makedirs(new + workdir)
     if drop_to is not None:
