@@ -391,9 +391,9 @@ def _count_tasks_elsewhere(assignment_name: str, paths: Sequence[Path], out: Pat
                            template: Task) -> int:
     """How many tasks :func:`_plan` will find, counted in a forked child.
 
-    This process, from which the workers fork, so never holds the class list before they do. 0 when the
-    child cannot tell: this process's own plan then says why, or :meth:`LocalPool.run` starts workers
-    whose zygotes are fresh interpreters.
+    Counting here would put the class list into this process, from which the workers then fork. 0 when
+    the child cannot tell: this process's own plan then says why, or :meth:`LocalPool.run` starts
+    workers whose zygotes are fresh interpreters.
     """
     reader, writer = os.pipe()
     pid = os.fork()
