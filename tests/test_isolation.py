@@ -161,8 +161,11 @@ def unprivileged_python(tmp_path_factory: pytest.TempPathFactory):  # type: igno
     """
     import tempfile
 
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root (to become nobody) and setpriv")
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"):
+        pytest.skip("needs root (to become nobody), setpriv and unshare")
+    userns = _as_nobody("unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "true")
+    if userns.returncode != 0:
+        pytest.skip(f"this kernel refuses user namespaces to unprivileged users: {userns.stderr.strip()}")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     system = next((p for p in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}") if os.path.exists(p)),
                   None)
