@@ -114,7 +114,12 @@ class SandboxSession:
     def start(self, deadline: float) -> LoadReport:
         """Start a sandbox and load the submission into it; raises :class:`SandboxLost`."""
         self._spawn()
-        ready = self._exchange(None, min(deadline, time.monotonic() + self.limits.load_seconds), "starting the sandbox")
+        # The sandbox's first request names what to hide; it reaches the sandbox on its own channel, never
+        # through the zygote (every later sandbox is a copy of the zygote's memory, freed bytes included).
+        # The reply, sent before any student code runs, lists the walls that stand.
+        setup = {"op": "setup", "hidden": list(self.hidden)}
+        ready = self._exchange(setup, min(deadline, time.monotonic() + self.limits.load_seconds),
+                               "starting the sandbox")
         if ready.get("kind") == "ready":
             self.isolation = [str(x) for x in ready.get("isolation") or []]
         request = {
@@ -185,21 +190,13 @@ class SandboxSession:
             sandbox_sock.close()
             os.close(log_w)
         self._end = JudgeEnd(judge_sock, log_r, self.log, MAX_REPLY_BYTES)
-        # What names this submission (the folders to hide) goes to the sandbox on its own channel, never
-        # through the zygote: every later sandbox is a copy of the zygote's memory, freed bytes included.
-        setup = encode_request({"op": "setup", "hidden": list(self.hidden)})
-        try:
-            self._end.send(setup, time.monotonic() + self.limits.load_seconds)
-        except (ChannelClosed, ChannelTimeout):
-            pass  # it died at once: the first exchange reports how
 
-    def _exchange(self, request: dict[str, Any] | None, deadline: float, doing: str) -> dict[str, Any]:
-        """Send ``request`` (if any) and wait for the sandbox's next message; raises :class:`SandboxLost`."""
+    def _exchange(self, request: dict[str, Any], deadline: float, doing: str) -> dict[str, Any]:
+        """Send ``request`` and wait for the sandbox's reply; raises :class:`SandboxLost`."""
         assert self._end is not None
         started = time.monotonic()
         try:
-            if request is not None:
-                self._end.send(encode_request(request), deadline)
+            self._end.send(encode_request(request), deadline)
             return decode_reply(self._end.recv(deadline))
         except ChannelTimeout:
             self.stop(kill=True)

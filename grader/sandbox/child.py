@@ -39,7 +39,8 @@ def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
         _clean_environment(workdir)
         _forget_the_judge()
         sock = socket.socket(fileno=channel_fd)
-        # The judge's first message names what to hide; it never went through the zygote (see session.py).
+        # The judge's first request names what to hide; it never went through the zygote. Its reply, "ready",
+        # is the first thing serve() sends (see SandboxSession.start).
         setup = decode_request(recv_blocking(sock))
         config = {**config, "hidden": [str(p) for p in setup.get("hidden", [])]}
         layers = enter(config)  # namespaces, private root, cgroups, unprivileged user: what the machine allows
