@@ -25,13 +25,20 @@ def _libc() -> Any:
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
-    """Ask the kernel to send ``sig`` (SIGKILL unless told) to this process when its parent dies (Linux only)."""
+    """Ask the kernel to send ``sig`` (SIGKILL unless told) to this process when its parent dies (Linux only).
+
+    A parent that died while this was being set would never trigger it, so then ``sig`` is sent at once.
+    """
     if not sys.platform.startswith("linux"):
         return False
+    parent = os.getppid()
     try:
-        return _libc().prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        done = _libc().prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+    if done and os.getppid() != parent:
+        os.kill(os.getpid(), sig)
+    return done
 
 
 def _set(limit: int, soft: int, hard: int | None = None) -> bool:
