@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="grade a whole class into a results folder (resumable)")
     grade.add_argument("assignment", help="assignment name, e.g. my_linear (see `grader list`)")
-    grade.add_argument("paths", nargs="+", type=Path, metavar="SUBMISSION_OR_DIR",
-                       help="submission files, folders of them, or folders of one-submission folders")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="SUBMISSION_OR_DIR_OR_ARCHIVE",
+                       help="submission files, class folders, or the zip/tar an LMS hands out (Canvas, Moodle, "
+                            "Gradescope exports, folders of student repositories are recognised)")
     grade.add_argument("--out", type=Path, required=True, help="results folder (created when missing)")
     grade.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1,
                        help="submissions graded at once (default: the number of cores)")
@@ -112,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="grade again submissions that already have a result")
     grade.add_argument("--gradescope", action="store_true",
                        help="also write OUT/gradescope/<id>/results.json for each submission")
+    grade.add_argument("--gradebook", choices=("canvas", "moodle", "csv"), default=None,
+                       help="also write OUT/gradebook-KIND.csv, the file the LMS imports (keyed by its student ids)")
+    grade.add_argument("--gradebook-column", default=None, metavar="TITLE",
+                       help="Canvas: the exact assignment column from your Canvas export, e.g. 'My Linear (12345)' "
+                            "(without it Canvas creates a new column named after the assignment)")
 
     validate = commands.add_parser("validate", help="prove references earn full marks and stubs earn zero")
     validate.add_argument("assignments", nargs="*", help="assignments to validate (default: all)")
@@ -143,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             options = BatchOptions(jobs=args.jobs, device=args.device, timeout=args.timeout, seed=args.seed,
                                    memory=args.memory,
                                    force=args.force, executor=args.executor, scheduler=args.scheduler,
-                                   gradescope=args.gradescope)
+                                   gradescope=args.gradescope, gradebook=args.gradebook,
+                                   gradebook_column=args.gradebook_column)
             try:
                 return run_batch(args.assignment, args.paths, args.out, options)
             except BatchUsageError as exc:

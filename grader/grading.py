@@ -146,10 +146,12 @@ class Grader:
         self.close()
 
     def grade(self, assignment: Assignment, path: Path, submission_id: str | None = None,
-              seed: int | None = None) -> Result:
+              seed: int | None = None, *, data: bytes | None = None, name: str | None = None) -> Result:
         """Grade one submission file; never raises for anything the submission does.
 
         ``seed`` overrides the options' seed for this submission (batch grading derives one per file).
+        ``data`` is the submission's content when the caller has read it already (from an archive, say):
+        ``path`` then only names it, and ``name`` is its file name when that is not ``path``'s last part.
         A zygote that a previous submission killed is replaced first, by a fresh interpreter: this
         process has computed with torch by now, so it must not fork one.
         """
@@ -159,7 +161,7 @@ class Grader:
             self.zygote.close()
             self.zygote = Zygote(fresh=True)
         started = time.monotonic()
-        sub = read_submission(path, submission_id)
+        sub = read_submission(path, submission_id, data=data, name=name)
         if seed is None:
             seed = self.options.seed if self.options.seed is not None else secrets.randbits(32)
         run = _Run(self, assignment, sub, seed, started)
@@ -223,8 +225,10 @@ class _Run:
         """Folders the sandbox must not see even where they lie inside the Python installation it is shown."""
         import grader
 
-        folders = (self.assignment.folder.parent, self.assignment.reference.parent,
-                   Path(grader.__file__).parent, self.sub.path.parent)
+        where = self.sub.path.parent  # an archive member's folders are not on disk: hide the archive's folder
+        while not where.is_dir() and where != where.parent:
+            where = where.parent
+        folders = (self.assignment.folder.parent, self.assignment.reference.parent, Path(grader.__file__).parent, where)
         return tuple(str(f.resolve()) for f in folders)
 
     def _entries(self, check: Check) -> list[tuple[str | None, float, bool]]:
@@ -272,16 +276,20 @@ class _Run:
             deadline=min(started + check.timeout, self.deadline),
         )
         status, score, message, hint = "passed", points, "", None
+        cause: str | None = None  # the diagnosed mistake, for the course staff (never in the student's text)
         try:
             check.func(ctx)
         except CheckFailed as failed:
             status, score, message, hint = "failed", 0.0, failed.message, failed.hint or check.hint
+            cause = failed.cause
         except StudentRaised as raised:
             status, score = "failed", 0.0
             message = _raised_message(raised.info)
             hint = raised.info.get("hint") or _raised_hint(raised.info, self.limits) or check.hint
+            cause = "not_implemented" if raised.info.get("type") == "NotImplementedError" else "raised"
         except SandboxLost as lost:
             status, score, message = ("timeout" if lost.kind == "timeout" else "error"), 0.0, str(lost)
+            cause = "timeout" if lost.kind == "timeout" else None
             hint = lost.hint or (
                 "Look for an infinite loop or a very long computation in the code this check calls."
                 if lost.kind == "timeout"
@@ -296,7 +304,9 @@ class _Run:
                 self.notes.append(note)
         if status == "passed":
             message = "Passed."
-        return check_result(check, device, status, score, points, message, hint, time.monotonic() - started)
+        result = check_result(check, device, status, score, points, message, hint, time.monotonic() - started)
+        result.cause = cause
+        return result
 
     def _finish(self, status: str, checks: list[CheckResult], log: str) -> Result:
         devices = list(self.grader.tested)

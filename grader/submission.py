@@ -56,44 +56,63 @@ class Submission:
     cells: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
     unreadable: str | None = None  # why the file could not be read (it then grades as ``rejected``)
+    unreadable_kind: str = "unreadable"
+    name: str = ""  # the file's name; ``path``'s last part unless the submission came from elsewhere
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
 
 
-def read_submission(path: Path, submission_id: str | None = None) -> Submission:
-    """Read ``path``; a file that cannot be read (permissions, vanished, a folder) is kept as ``unreadable``."""
-    unreadable = None
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        data = b""
-        unreadable = (f"{path.name} could not be read ({exc.strerror or type(exc).__name__}). Check that the "
-                      "file exists and that the grader may read it, then grade it again.")
-    suffix = path.suffix.lower().lstrip(".")
+def read_submission(path: Path, submission_id: str | None = None, *, data: bytes | None = None,
+                    name: str | None = None) -> Submission:
+    """Read ``path`` (or take ``data``, already read from it); never follows a link.
+
+    A file that cannot be read (a link, a hard link, a device or FIFO, permissions, vanished, a folder) is
+    kept as ``unreadable``, with a message that names it and quotes nothing of what it points to.
+    """
+    from grader.intake.files import Refused, read_regular
+
+    name = name or path.name
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    unreadable, unreadable_kind = None, "unreadable"
+    if data is None:
+        try:
+            data = read_regular(path, max(MAX_BYTES.values()), display=name)
+        except Refused as exc:
+            data, unreadable, unreadable_kind = b"", exc.message, exc.kind
+        except OSError as exc:
+            data = b""
+            unreadable = (f"{name} could not be read ({exc.strerror or type(exc).__name__}). Check that the "
+                          "file exists and that the grader may read it, then grade it again.")
     return Submission(
-        id=submission_id or path.stem,
+        id=submission_id or (name.rsplit(".", 1)[0] if "." in name else name),
         path=path,
         kind=suffix if suffix in MAX_BYTES else "py",
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
         unreadable=unreadable,
+        unreadable_kind=unreadable_kind,
+        name=name,
     )
 
 
 def prepare(sub: Submission) -> None:
     """Turn the submission into code cells (``sub.cells``) and notices; raises :class:`Unloadable`."""
-    suffix = sub.path.suffix.lower().lstrip(".")
+    suffix = sub.name.rsplit(".", 1)[-1].lower() if "." in sub.name else ""
     if sub.unreadable:
-        raise Unloadable("rejected", sub.unreadable, kind="unreadable")
+        raise Unloadable("rejected", sub.unreadable, kind=sub.unreadable_kind)
     if suffix not in MAX_BYTES:
         raise Unloadable(
             "rejected",
-            f"{sub.path.name}: the grader accepts .py and .ipynb files, not .{suffix or '(no extension)'}. "
+            f"{sub.name}: the grader accepts .py and .ipynb files, not .{suffix or '(no extension)'}. "
             "Submit your Python file or notebook.",
             kind="rejected",
         )
     if len(sub.data) > MAX_BYTES[suffix]:
         raise Unloadable(
             "rejected",
-            f"{sub.path.name} is {len(sub.data) / (1 << 20):.1f} MiB; the limit for .{suffix} files is "
+            f"{sub.name} is {'more than ' if len(sub.data) > max(MAX_BYTES.values()) else ''}"
+            f"{len(sub.data) / (1 << 20):.1f} MiB; the limit for .{suffix} files is "
             f"{MAX_BYTES[suffix] >> 20} MiB. Clear the notebook's outputs or remove large data.",
             kind="rejected",
         )
@@ -108,7 +127,7 @@ def _decode(sub: Submission) -> str:
     if sub.data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise Unloadable(
             "load_error",
-            f"{sub.path.name} is saved as UTF-16 text (Notepad calls it 'Unicode'), which Python does not read. "
+            f"{sub.name} is saved as UTF-16 text (Notepad calls it 'Unicode'), which Python does not read. "
             "Save the file with UTF-8 encoding (most editors: 'Save with encoding' > UTF-8).",
             kind="encoding_error",
         )
@@ -121,7 +140,7 @@ def _decode(sub: Submission) -> str:
         shown = _printable(sub.data[start: end if end >= 0 else None].decode("utf-8", "replace").strip(), 80)
         raise Unloadable(
             "load_error",
-            f"{sub.path.name} is not UTF-8 text: byte {exc.start} (line {line}) cannot be decoded"
+            f"{sub.name} is not UTF-8 text: byte {exc.start} (line {line}) cannot be decoded"
             + (f" (shown as \ufffd here):\n    {shown}\n" if shown else ". ")
             + "Save the file with UTF-8 encoding (most editors: 'Save with encoding' > UTF-8).",
             line=line,
@@ -130,7 +149,7 @@ def _decode(sub: Submission) -> str:
     if not text.strip():
         raise Unloadable(
             "load_error",
-            f"{sub.path.name} is empty. Did you save your work before submitting?",
+            f"{sub.name} is empty. Did you save your work before submitting?",
             kind="empty_file",
         )
     return text.replace("\r\n", "\n")
@@ -141,7 +160,7 @@ def _prepare_python(sub: Submission, text: str) -> None:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise Unloadable(
             "load_error",
-            f"{sub.path.name}, line {line}: the file contains a NUL character (a zero byte), which Python cannot "
+            f"{sub.name}, line {line}: the file contains a NUL character (a zero byte), which Python cannot "
             "read: the file is damaged or not a text file. Delete that character (retype the line) and save the "
             "file as plain UTF-8 text.",
             line=line,
@@ -150,18 +169,18 @@ def _prepare_python(sub: Submission, text: str) -> None:
     try:
         with warnings.catch_warnings():  # SyntaxWarnings are the sandbox's to show, in its log
             warnings.simplefilter("ignore")
-            ast.parse(text, filename=sub.path.name)
+            ast.parse(text, filename=sub.name)
     except SyntaxError as exc:
-        raise Unloadable("load_error", _syntax_message(sub.path.name, exc), line=exc.lineno,
+        raise Unloadable("load_error", _syntax_message(sub.name, exc), line=exc.lineno,
                          kind="syntax_error") from None
     except (MemoryError, RecursionError, ValueError):  # the parser's own limits: absurdly deep nesting
         raise Unloadable(
             "load_error",
-            f"{sub.path.name}: Python could not read the file: an expression is nested too deeply (too many "
+            f"{sub.name}: Python could not read the file: an expression is nested too deeply (too many "
             "brackets or operators inside each other). Split it into simpler statements.",
             kind="syntax_error",
         ) from None
-    sub.cells = [{"filename": sub.path.name, "source": text, "cell": None}]
+    sub.cells = [{"filename": sub.name, "source": text, "cell": None}]
 
 
 def _syntax_message(name: str, exc: SyntaxError) -> str:
@@ -181,7 +200,7 @@ def _syntax_message(name: str, exc: SyntaxError) -> str:
 
 
 def _prepare_notebook(sub: Submission, text: str) -> None:
-    name = sub.path.name
+    name = sub.name
     cells = _notebook_cells(name, text)
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

@@ -44,6 +44,10 @@ class Task:
     device: str = "auto"
     seed: int | None = None
     limits: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # the file's name (its extension says how to read it); the path's last part when empty
+    data: bytes | None = None  # the submission's bytes, read by the batch; None: read ``path`` here
+    problem: str | None = None  # why the batch rejected it without grading (then no worker runs it)
+    problem_kind: str = "rejected"
 
     @property
     def key(self) -> str:
@@ -87,7 +91,8 @@ def grade_task(task: Task, fresh_zygote: bool = True) -> dict[str, Any]:
             os.environ["GRADER_COURSE"] = task.course
         grader = _grader_for(task, fresh_zygote)
         assignment = load_assignment(task.assignment, Path(task.course) if task.course else None)
-        result = grader.grade(assignment, Path(task.path), task.id, seed=submission_seed(task.sha256, task.seed))
+        result = grader.grade(assignment, Path(task.path), task.id, seed=submission_seed(task.sha256, task.seed),
+                              data=task.data, name=task.name or None)
         from grader.results import to_gradescope
 
         return {"ok": True, "document": result.to_document(), "gradescope": to_gradescope(result)}
@@ -106,10 +111,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, first: Task | None
     os.setpgid(0, 0)
     # Its own process group keeps it out of the batch's kill; so die with the batch (kill -9 included),
     # or a worker would wait forever on a pipe that its sibling workers still hold open.
-    parent = os.getppid()
     set_parent_death_signal()
-    if os.getppid() != parent:  # the batch died before the signal was set
-        os._exit(1)
     if first is not None:
         _grader_for(first, fresh_zygote=fresh)  # warm up before the first task arrives
     try:

@@ -86,7 +86,7 @@ def test_a_class_folder_with_bad_input(tmp_path: Path, schema: dict) -> None:
     assert sorted(results) == ids
     for doc in results.values():
         jsonschema.validate(doc, schema)
-    assert results["carol"]["status"] == "rejected" and "could not be read" in results["carol"]["errors"][0]["message"]
+    assert results["carol"]["status"] == "rejected" and "is a symbolic link" in results["carol"]["errors"][0]["message"]
     assert results["erin"]["submission"]["path"].endswith("my_linear.py")
     assert results["alice.ipynb"]["submission"]["kind"] == "ipynb"
     scores = {i: results[i]["score"] for i in ids}
@@ -95,13 +95,14 @@ def test_a_class_folder_with_bad_input(tmp_path: Path, schema: dict) -> None:
 
     rows = _csv(out)
     assert [r["id"] for r in rows] == ids  # one row each, in a stable order
-    assert list(rows[0])[:6] == ["id", "status", "score", "max_score", "builds", "stores_sizes"]
+    assert list(rows[0])[:7] == ["id", "student", "status", "score", "max_score", "builds", "stores_sizes"]
     assert rows[ids.index("buggy00")]["forward[cpu]"] == "0"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["submissions"] == len(ids) and summary["scores"]["full_marks"] == 6
     assert next(c for c in summary["checks"] if c["id"] == "forward[cpu]")["pass_rate"] == pytest.approx(6 / 8)
     html = (out / "report.html").read_text()
-    assert '<a href="good00.json">good00</a>' in html and "<svg" in html and "<script" not in html
+    assert '<a href="feedback/good00.html">good00</a>' in html and '<a href="good00.json">JSON</a>' in html
+    assert "<svg" in html and "<script" not in html
     gradescope = json.loads((out / "gradescope" / "good00" / "results.json").read_text())
     assert gradescope["score"] == 11.0
     assert "pass rate per check" in run.stdout

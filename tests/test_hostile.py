@@ -371,7 +371,8 @@ def test_nothing_outside_the_sandbox_changed(batch: Batch) -> None:
 
 def test_the_results_folder_holds_exactly_the_results(batch: Batch) -> None:
     ids = sorted([*HONEST, *(case.id for case in CASES)])
-    expected = {f"{sub_id}.json" for sub_id in ids} | {"summary.csv", "summary.json", "report.html"}
+    expected = ({f"{sub_id}.json" for sub_id in ids} | {f"feedback/{sub_id}.html" for sub_id in ids}
+                | {"summary.csv", "summary.json", "report.html", "feedback"})
     assert sorted(str(p.relative_to(batch.out)) for p in batch.out.rglob("*")) == sorted(expected)
     with (batch.out / "summary.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))

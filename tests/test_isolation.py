@@ -92,8 +92,9 @@ def test_the_sandbox_sees_only_the_system_python_and_its_own_folder(tmp_path: Pa
     if os.geteuid() == 0:
         assert seen["uid"] == 65534 and "unprivileged user (nobody)" in isolation
     # Nothing it wrote reached the judge's side.
-    expected = ["alice.json", "bob.json", "report.html", "summary.csv", "summary.json"]
+    expected = ["alice.json", "bob.json", "feedback", "report.html", "summary.csv", "summary.json"]
     assert sorted(p.name for p in out.iterdir()) == expected
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["alice.html", "bob.html"]
     assert not list(Path("/tmp").glob("grader-sandbox-*/scratch.txt"))
 
 
