@@ -22,14 +22,21 @@ if TYPE_CHECKING:
 
 
 class CheckFailed(Exception):
-    """The submission does not do what the check asks; carries what was expected, found, and a hint."""
+    """The submission does not do what the check asks; carries what was expected, found, a hint and a cause."""
 
-    def __init__(self, expected: str, found: str, hint: str | None = None, *, summary: str | None = None) -> None:
-        """``summary`` is an optional first sentence; ``expected`` and ``found`` are shown in full."""
+    def __init__(self, expected: str, found: str, hint: str | None = None, *, summary: str | None = None,
+                 cause: str | None = None) -> None:
+        """``summary`` is an optional first sentence; ``expected`` and ``found`` are shown in full.
+
+        ``cause`` names the diagnosed mistake as a short, stable snake_case identifier (``"no_bias"``,
+        ``"missing_zero_grad"``), or is None when the cause is not known. It is kept in the results for the
+        course staff, who count the class's most common mistakes with it; students read the hint instead.
+        """
         self.summary = summary
         self.expected = expected
         self.found = found
         self.hint = hint
+        self.cause = cause
         super().__init__(self.message)
 
     @property

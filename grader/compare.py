@@ -75,6 +75,8 @@ def require_tensor(obs: Any, what: str, hint: str | None = None) -> torch.Tensor
         expected=f"{what} to be a torch.Tensor",
         found=describe_observation(obs),
         hint=hint or "Return a tensor (not a number, list or None).",
+        cause="missing" if obs is None or (isinstance(obs, dict) and obs.get("type") in ("None", "missing"))
+        else "not_a_tensor",
     )
 
 
@@ -99,17 +101,21 @@ def expect_close(
     ``mistakes`` maps a name to (what a known mistake would produce, the hint for it): when the observed
     values match one of them, that hint is given. Otherwise :func:`grader.diagnose.diagnose` looks for a
     scale factor, a sign flip, a transpose or a broadcast.
+
+    The failure's ``cause`` is the matched mistake's name (so name them in snake_case, ``"no_bias"``),
+    else the diagnosis's :attr:`~grader.diagnose.Diagnosis.cause`, else None.
     """
     found = require_tensor(obs, what, hint)
     expected = expected.double()
     if dtype is not None and obs["dtype"] != dtype:
         diagnosis = diagnose_observation(obs, expected, what=what, dtype=dtype)
         raise CheckFailed(expected=f"{what} to have dtype {dtype}", found=f"dtype {obs['dtype']}",
-                          hint=diagnosis.hint if diagnosis else hint)
+                          hint=diagnosis.hint if diagnosis else hint, cause=diagnosis.cause if diagnosis else "dtype")
     if device is not None and obs["device"].split(":")[0] != device.split(":")[0]:
         diagnosis = diagnose_observation(obs, expected, what=what, device=device)
         raise CheckFailed(expected=f"{what} on device {device}", found=f"a tensor on {obs['device']}",
-                          hint=diagnosis.hint if diagnosis else hint)
+                          hint=diagnosis.hint if diagnosis else hint,
+                          cause=diagnosis.cause if diagnosis else "device")
     default_rtol, default_atol = tolerance(obs["dtype"])
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
@@ -117,17 +123,18 @@ def expect_close(
     if values.shape == expected.shape and bool(torch.isfinite(values).all()):
         if torch.allclose(values, expected, rtol=rtol, atol=atol):
             return
-    for _name, (wrong, mistake_hint) in (mistakes or {}).items():
+    for name, (wrong, mistake_hint) in (mistakes or {}).items():
         wrong = wrong.double()
         if wrong.shape == values.shape and torch.allclose(values, wrong, rtol=max(rtol, 1e-4), atol=max(atol, 1e-6)):
             raise CheckFailed(expected=show(expected), found=show(values) + _errors(values, expected, atol),
-                              hint=mistake_hint, summary=f"{what} is not right.")
+                              hint=mistake_hint, summary=f"{what} is not right.", cause=name)
     diagnosis = diagnose(values, expected, rtol=max(rtol, 1e-4), atol=max(atol, 1e-6), batch=batch, features=features)
     raise CheckFailed(
         expected=show(expected),
         found=show(values) + _errors(values, expected, atol),
         hint=diagnosis.hint if diagnosis else hint,
         summary=f"{what} is not right.",
+        cause=diagnosis.cause if diagnosis else None,
     )
 
 

@@ -20,11 +20,21 @@ import torch
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A recognised mistake: a short ``kind`` for tests and machines, and a ``hint`` for students."""
+    """A recognised mistake: a short ``kind`` for tests and machines, and a ``hint`` for students.
+
+    ``detail`` narrows a kind down when the numbers say more (a ``"scale"`` whose factor is the number of
+    samples is a ``"missing_mean"``); :attr:`cause` is the narrowest name known.
+    """
 
     kind: str
     hint: str
     factor: float | None = None
+    detail: str | None = None
+
+    @property
+    def cause(self) -> str:
+        """The mistake's stable identifier for the results' ``cause``: ``detail`` when known, else ``kind``."""
+        return self.detail or self.kind
 
 
 def diagnose_observation(
@@ -135,7 +145,7 @@ def diagnose(
         return Diagnosis("sign", "The sign is flipped: every value has the right size but the opposite sign. "
                          "Check the order of a subtraction (yhat - y, not y - yhat) or a stray minus.", -1.0)
     if cosine > 1 - 1e-6 and _close(found, expected * scale, rtol, atol) and not math.isclose(scale, 1.0, rel_tol=1e-3):
-        return Diagnosis("scale", _scale_hint(scale, batch, features), scale)
+        return Diagnosis("scale", _scale_hint(scale, batch, features), scale, _scale_cause(scale, batch, features))
     return None
 
 
@@ -150,6 +160,19 @@ def _scale_hint(scale: float, batch: int | None, features: int | None) -> str:
     if math.isclose(scale, 2.0, rel_tol=1e-3):
         return text + " A factor 2 often means something was added twice (gradients accumulated twice?)."
     return text + " Look for a missing or extra constant factor."
+
+
+def _scale_cause(scale: float, batch: int | None, features: int | None) -> str | None:
+    """The factor's meaning, as :func:`_scale_hint` words it, for :attr:`Diagnosis.cause` (None: just a scale)."""
+    if batch and math.isclose(scale, batch, rel_tol=1e-3):
+        return "missing_mean"
+    if batch and math.isclose(scale, 1 / batch, rel_tol=1e-3):
+        return "mean_twice"
+    if batch and features and math.isclose(scale, batch / features, rel_tol=1e-3):
+        return "mean_over_features"
+    if math.isclose(scale, 2.0, rel_tol=1e-3):
+        return "doubled"
+    return None
 
 
 def _diagnose_shape(found: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> Diagnosis:

@@ -28,6 +28,8 @@ class CheckResult:
     hint: str | None
     duration_s: float
     hidden: bool = False
+    #: The diagnosed mistake (``CheckFailed.cause``), for the course staff: in the JSON, never in what students read.
+    cause: str | None = None
 
 
 @dataclass
@@ -62,11 +64,7 @@ class Result:
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document of SPEC section 5 (validates against :func:`schema`)."""
-        checks = []
-        for c in self.checks:
-            item = asdict(c)
-            item.pop("hidden")
-            checks.append(item)
+        checks = [asdict(c) for c in self.checks]
         return {
             "schema_version": SCHEMA_VERSION,
             "grader_version": self.grader_version,

@@ -124,6 +124,7 @@ def q_function_differentiable(ctx: Context) -> None:
             f"a tensor with requires_grad={out['requires_grad']} and grad_fn={out['grad_fn']}",
             "Q was cut from the graph: build it with torch operations on a and b themselves, not from .item(), "
             ".tolist(), numpy, torch.tensor(...), .detach() or .data, and not under torch.no_grad().",
+            cause="graph_cut",
         )
     grads = obs["grads"]
     mistakes = {
@@ -135,7 +136,7 @@ def q_function_differentiable(ctx: Context) -> None:
             raise CheckFailed(f"Q to depend on {name} through autograd (d(sum Q)/d{name} = {formula})",
                               f"no gradient reaches {name}",
                               f"Use {name} itself in Q (not a copy made with .detach(), .data or "
-                              f"torch.tensor({name})).")
+                              f"torch.tensor({name})).", cause="graph_cut")
         expect_close(grads[name], expected, f"the gradient of Q.sum() with respect to {name} ({formula})",
                      dtype="float64", device=ctx.device, mistakes=mistakes[name], hint=Q_HINT)
 
@@ -148,7 +149,7 @@ def _pair(obs: dict[str, Any], call: int = 0) -> list[dict[str, Any]]:
         if got["length"] is not None:
             what = f"a {got['what']['type']} of {got['length']} values"
         raise CheckFailed("q_gradients to return a pair (a_grad, b_grad)", what,
-                          "End q_gradients with `return a.grad, b.grad` (a tuple of two tensors).")
+                          "End q_gradients with `return a.grad, b.grad` (a tuple of two tensors).", cause="not_a_pair")
     return list(got["items"])
 
 
@@ -161,7 +162,8 @@ def _judge_gradients(ctx: Context, obs: dict[str, Any], a: torch.Tensor, b: torc
     uniform = bool((g_ == 1).all())
     for i, name in enumerate(("a", "b")):
         if items[i]["type"] == "None":
-            raise CheckFailed(f"the gradient for {name} (a tensor)", "None", f"{name}.grad {NONE_GRAD}")
+            raise CheckFailed(f"the gradient for {name} (a tensor)", "None", f"{name}.grad {NONE_GRAD}",
+                              cause="grad_none")
         mistakes: dict[str, tuple[torch.Tensor, str]] = {}
         if not uniform:
             mistakes["ignores_g"] = (known["ignores_g"][i], IGNORED_G)
@@ -205,6 +207,7 @@ def external_gradient_used(ctx: Context) -> None:
             "no backward pass ran while q_gradients was called: the formulas were written by hand",
             "The exercise is about autograd: build Q from leaf copies that require grad and call "
             "Q.backward(gradient=external_grad); do not write 9 * a**2 * external_grad yourself.",
+            cause="no_autograd",
         )
 
 
@@ -244,6 +247,7 @@ def no_accumulation(ctx: Context) -> None:
             "The gradients accumulated: .grad of a tensor that lives between calls (a module-level tensor, or the "
             "caller's a and b after a.requires_grad_()) keeps adding up, because backward() adds to .grad. "
             + COPY_HINT,
+            cause="accumulated",
         )
     for i, name in enumerate(("a", "b")):
         expect_close(second[i], expected[i], f"{name}_grad on the second call with the same a, b, external_grad",
@@ -259,7 +263,7 @@ def _judge_caller(obs: dict[str, Any], a: torch.Tensor, b: torch.Tensor, g: torc
         if found.shape != value.shape or not torch.equal(found.double(), value):
             raise CheckFailed(f"the caller's {name} to keep its values {show(value)}", show(found),
                               f"q_gradients changed {name} in place (an operation ending in _, `{name} *= ...` or "
-                              f"{name}.data = ...): compute on copies. " + COPY_HINT)
+                              f"{name}.data = ...): compute on copies. " + COPY_HINT, cause="input_modified")
         wants = requires_grad and name != "external_grad"
         if seen["requires_grad"] != wants:
             raise CheckFailed(
@@ -268,6 +272,7 @@ def _judge_caller(obs: dict[str, Any], a: torch.Tensor, b: torch.Tensor, g: torc
                 f"q_gradients switched on requires_grad of the caller's own tensor ({name}.requires_grad_() or "
                 f"{name}.requires_grad = True): that changes the caller's data, and the next call accumulates into "
                 f"its .grad. Make a copy instead: {name} = {name}.detach().clone().requires_grad_(True).",
+                cause="input_requires_grad_changed",
             )
     for name in ("a", "b"):
         grad = caller[f"{name}_grad"]
@@ -278,11 +283,13 @@ def _judge_caller(obs: dict[str, Any], a: torch.Tensor, b: torch.Tensor, g: torc
                 "Q.backward() wrote into the caller's own tensor: the copy is still connected to it (a.clone() "
                 "without .detach(), a.requires_grad_() on the argument, or the argument used directly). "
                 + COPY_HINT,
+                cause="input_grad_written",
             )
     for i, name in enumerate(("a_grad", "b_grad")):
         call = obs["calls"][0]
         if call["pair"] and call["caller_tensor"][i]:
-            raise CheckFailed(f"{name} to be a new tensor", "the caller's own input tensor was returned", COPY_HINT)
+            raise CheckFailed(f"{name} to be a new tensor", "the caller's own input tensor was returned", COPY_HINT,
+                              cause="input_returned")
 
 
 @check(points=1, per_device=True, hint=COPY_HINT)

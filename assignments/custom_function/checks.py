@@ -106,20 +106,25 @@ def defines_function(ctx: Context) -> None:
     if not info["is_function"]:
         raise CheckFailed("class LinearFunction(torch.autograd.Function)",
                           f"a class with base classes {', '.join(info['bases'])}",
-                          "Subclass torch.autograd.Function: that gives the class its `apply`.")
+                          "Subclass torch.autograd.Function: that gives the class its `apply`.",
+                          cause="not_a_function")
     for name in ("forward", "backward"):
         if info[name] != "staticmethod":
-            raise CheckFailed(f"{name} to be a @staticmethod", f"{name} is a plain {info[name]}", STATIC_HINT)
+            raise CheckFailed(f"{name} to be a @staticmethod", f"{name} is a plain {info[name]}", STATIC_HINT,
+                              cause="not_staticmethod")
     if not info["forward_three"]:
         raise CheckFailed("forward(ctx, input, weight, bias=None)",
-                          "a forward that cannot take ctx, input, weight, bias", FORWARD_HINT)
+                          "a forward that cannot take ctx, input, weight, bias", FORWARD_HINT,
+                          cause="wrong_signature")
     if not info["forward_two"]:
         raise CheckFailed("forward(ctx, input, weight, bias=None): bias optional",
                           "a forward that needs the bias argument",
-                          "Give bias a default: def forward(ctx, input, weight, bias=None).")
+                          "Give bias a default: def forward(ctx, input, weight, bias=None).",
+                          cause="bias_not_optional")
     if not info["backward_one"]:
         raise CheckFailed("backward(ctx, grad_output)",
-                          "a backward that cannot be called as backward(ctx, grad_output)", STATIC_HINT)
+                          "a backward that cannot be called as backward(ctx, grad_output)", STATIC_HINT,
+                          cause="wrong_signature")
     (out,) = _probe(ctx, "forward", cases=[_case(ctx, N, IN, OUT, "given")], dtype="float64")
     require_tensor(out, "the output of LinearFunction.apply(input, weight, bias)",
                    "forward must return the output tensor: return input @ weight.T + bias.")
@@ -161,7 +166,8 @@ def _expect_gradient(obs: dict[str, Any], expected: torch.Tensor, what: str, dev
     """Pass when gradcheck's tolerances hold; else fail, naming the error sizes and the likely mistake."""
     if obs.get("type") == "None":
         raise CheckFailed(f"{what}: a tensor of shape {tuple(expected.shape)}", "None",
-                          "backward returned None for an input that requires grad: compute it. " + SHAPES)
+                          "backward returned None for an input that requires grad: compute it. " + SHAPES,
+                          cause="grad_none")
     if not _close(obs, expected, device):
         expect_close(obs, expected, what, device=device, mistakes=mistakes, hint=BACKWARD_HINT)
 
@@ -174,16 +180,19 @@ def _judge_returned(ctx: Context, returned: dict[str, Any], x: torch.Tensor, w: 
         "LinearFunction.apply(input, weight)" if bias == "omitted" else "LinearFunction.apply(input, weight, None)")
     if not returned["sequence"]:
         raise CheckFailed(f"backward to return a tuple of {n_inputs} gradients for {call}",
-                          describe_observation(returned["what"]), COUNT_HINT)
+                          describe_observation(returned["what"]), COUNT_HINT, cause="wrong_gradient_count")
     items = returned["items"]
     if len(items) < n_inputs:
         raise CheckFailed(f"backward to return {n_inputs} values (grad_input, grad_weight, grad_bias) for {call}",
-                          f"{len(items)} value{'s' if len(items) != 1 else ''}", COUNT_HINT)
+                          f"{len(items)} value{'s' if len(items) != 1 else ''}", COUNT_HINT,
+                          cause="wrong_gradient_count")
     bias_item = items[2] if len(items) > 2 else None
     if any(item["type"] != "None" for item in items[3:]):
-        raise CheckFailed(f"backward to return 3 values at most for {call}", f"{len(items)} values", COUNT_HINT)
+        raise CheckFailed(f"backward to return 3 values at most for {call}", f"{len(items)} values", COUNT_HINT,
+                          cause="wrong_gradient_count")
     if b is None and bias_item is not None and bias_item["type"] != "None":
-        raise CheckFailed(f"grad_bias to be None for {call}", describe_observation(bias_item), BIAS_NONE_HINT)
+        raise CheckFailed(f"grad_bias to be None for {call}", describe_observation(bias_item), BIAS_NONE_HINT,
+                          cause="bias_grad_not_none")
     for_g = f"for {call} and a random grad_output of shape {tuple(g.shape)}"
     _expect_gradient(items[0], g @ w, f"grad_input (the gradient for `input`) {for_g}", ctx.device, {})
     weight_mistakes = {"transposed": (x.T @ g, "grad_weight is transposed: it has the shape of weight, "
@@ -223,7 +232,7 @@ def _judge_backward(ctx: Context, bias: str, sizes: tuple[int, int, int]) -> Non
         raise CheckFailed("the output of LinearFunction.apply to be recorded with LinearFunction's backward",
                           f"an output whose grad_fn is {obs['output'].get('grad_fn')}",
                           "Return a new tensor from forward (not one of its inputs), and call LinearFunction.apply, "
-                          "never forward directly.")
+                          "never forward directly.", cause="graph_cut")
     for returned, g in zip(obs["raw"], upstreams, strict=True):
         _judge_returned(ctx, returned, x, w, b, bias, g)
     engine = obs["engine"]
@@ -254,6 +263,7 @@ def _judge_backward(ctx: Context, bias: str, sizes: tuple[int, int, int]) -> Non
             "(see the check `forward`)." if forward_wrong else
             "gradcheck differentiates forward numerically and compares with backward: make sure forward and backward "
             "do not modify their inputs in place and give the same result every time.",
+            cause="forward_wrong" if forward_wrong else "gradcheck_failed",
         )
 
 
@@ -307,7 +317,8 @@ def used_in_a_module(ctx: Context) -> None:
     if "grads" not in obs:
         raise CheckFailed("the module's output to require grad (its parameters do)",
                           f"an output with requires_grad={obs['output'].get('requires_grad')}",
-                          "Return the result of the computation from forward; LinearFunction.apply connects it.")
+                          "Return the result of the computation from forward; LinearFunction.apply connects it.",
+                          cause="graph_cut")
     h = torch.tanh(_linear(x, layers[0]["w"], layers[0]["b"]))
     expect_close(obs["output"], _linear(h, layers[1]["w"], layers[1]["b"]), "the module's output", dtype="float32",
                  device=ctx.device, hint=FORWARD_HINT)
@@ -319,6 +330,6 @@ def used_in_a_module(ctx: Context) -> None:
             if seen[key]["type"] == "None":
                 raise CheckFailed(f"layer {i + 1}'s {name}.grad after loss.backward()", "None",
                                   f"backward returned None for `{name}`: it must return its gradient whenever "
-                                  "ctx.needs_input_grad says it is needed.")
+                                  "ctx.needs_input_grad says it is needed.", cause="grad_none")
             expect_close(seen[key], exp[key], f"layer {i + 1}'s {name}.grad after loss.backward()", dtype="float32",
                          device=ctx.device, hint=BACKWARD_HINT)

@@ -153,6 +153,11 @@ def _variants() -> Iterator[tuple[str, str]]:
                 yield act1, act2
 
 
+def _variant_cause(act1: str, act2: str) -> str:
+    """The identifier of a forward with activations ``act1``, ``act2``: ReLUs left out, or another activation."""
+    return "missing_relu" if {act1, act2} <= {"relu", "none"} else "wrong_activation"
+
+
 def _variant_hint(act1: str, act2: str) -> str:
     words = _variant_words(act1, act2)
     return (f"{words[0].upper()}{words[1:]}: forward must apply a ReLU after each convolution, "
@@ -166,22 +171,24 @@ def _close(found: torch.Tensor, expected: torch.Tensor) -> bool:
 
 
 def _judge(obs: Any, expected: torch.Tensor, what: str, device: str | None,
-           mistakes: Callable[[], Iterator[tuple[torch.Tensor, str]]] = lambda: iter(()),
+           mistakes: Callable[[], Iterator[tuple[torch.Tensor, str, str]]] = lambda: iter(()),
            hint: str | None = None, fallback: str | None = None) -> None:
     """Compare a float32 result with the float64 expectation at this module's tolerances.
 
-    The failure message is :func:`grader.compare.expect_close`'s. Its hint is, first found: the known
-    mistake the values match (within the same tolerances), ``hint``, the pattern
-    :func:`grader.diagnose.diagnose` recognises, ``fallback``.
+    ``mistakes`` yields (what a known mistake gives, its hint, its cause). The failure message is
+    :func:`grader.compare.expect_close`'s. Its hint is, first found: the known mistake the values match
+    (within the same tolerances), ``hint``, the pattern :func:`grader.diagnose.diagnose` recognises,
+    ``fallback``; its cause is the known mistake's, else the diagnosed pattern's.
     """
     found = require_tensor(obs, what)
     right_kind = obs["dtype"] == "float32" and (device is None or obs["device"].split(":")[0] == device)
     if right_kind and _close(found.double(), expected):
         return
+    cause = None
     if right_kind:
-        for wrong, mistake_hint in mistakes():
+        for wrong, mistake_hint, mistake_cause in mistakes():
             if _close(found.double(), wrong):
-                hint = mistake_hint
+                hint, cause = mistake_hint, mistake_cause
                 break
     try:
         expect_close(obs, expected, what, dtype="float32", device=device, hint=hint)
@@ -189,10 +196,10 @@ def _judge(obs: Any, expected: torch.Tensor, what: str, device: str | None,
         if failed.summary is None:  # wrong dtype, device or type: expect_close's own hint says what to do
             raise
         raise CheckFailed(failed.expected, failed.found, hint or failed.hint or fallback,
-                          summary=failed.summary) from None
+                          summary=failed.summary, cause=cause or failed.cause) from None
     greatest = float((found.double() - expected).abs().max()) if found.shape == expected.shape else float("nan")
     raise CheckFailed(f"{what} within rtol {RTOL:g}, atol {ATOL_SCALE:g} x max|expected| of the expected values",
-                      f"values that differ by up to {greatest:.3g}", hint)
+                      f"values that differ by up to {greatest:.3g}", hint, cause=cause)
 
 
 def _structure(ctx: Context) -> dict[str, Any]:
@@ -237,7 +244,7 @@ def _require_loaded(obs: dict[str, Any]) -> None:
     if not obs["loaded"]:
         raise CheckFailed("conv1 and conv2 to hold weights of the shapes nn.Conv2d(1, 20, 5) and "
                           "nn.Conv2d(20, 20, 5) have, so the grader can load its own values into them",
-                          obs["problem"], INIT_HINT)
+                          obs["problem"], INIT_HINT, cause="wrong_conv_config")
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -249,7 +256,8 @@ def builds(ctx: Context) -> None:
     info = _structure(ctx)
     if not info["is_module"]:
         raise CheckFailed("Model() to be an nn.Module", f"a {info['type']}",
-                          "Write `class Model(nn.Module):` and call super().__init__() in __init__.")
+                          "Write `class Model(nn.Module):` and call super().__init__() in __init__.",
+                          cause="not_a_module")
 
 
 @check(points=2, depends=[builds], hint=REGISTER_HINT)
@@ -268,12 +276,13 @@ def submodules_registered(ctx: Context) -> None:
         containers = [u for u in info["unregistered"] if "modules" in u["what"]]
         if containers:
             found += "; not registered: " + "; ".join(f"self.{u['name']} is {u['what']}" for u in containers)
-        raise CheckFailed(expected, found, _missing_hint(ctx, info, missing, containers))
+        raise CheckFailed(expected, found, _missing_hint(ctx, info, missing, containers),
+                          cause="not_registered" if containers else "submodule_missing")
     for name in LAYERS:
         child = children[name]
         if not child["is_conv2d"]:
             raise CheckFailed(expected, f"{name} is a {child['type']}, not an nn.Conv2d",
-                              f"Make {name} a convolution: self.{name} = nn.Conv2d{LAYERS[name]}.")
+                              f"Make {name} a convolution: self.{name} = nn.Conv2d{LAYERS[name]}.", cause="not_conv2d")
         differences = _config_differences(name, child)
         if differences:
             cin, cout, k = LAYERS[name]
@@ -282,6 +291,7 @@ def submodules_registered(ctx: Context) -> None:
                 f"{name}: {'; '.join(differences)}. Create it exactly as nn.Conv2d({cin}, {cout}, {k}): "
                 f"{cin} input channel{'s' if cin > 1 else ''}, {cout} output channels, a {k}x{k} kernel, and the "
                 "default stride, padding and bias.",
+                cause="wrong_conv_config",
             )
 
 
@@ -320,7 +330,9 @@ def parameter_count(ctx: Context) -> None:
         f"{name} {shape} = {_numel(shape):,}" for name, shape in PARAM_SHAPES.items())
     found = f"{total:,} parameters" + (": " + ", ".join(
         f"{p['name']} {tuple(p['shape'])} = {int(p['numel']):,}" for p in params) if params else "")
-    raise CheckFailed(expected, found, _count_hint(info, total))
+    containers = [u for u in info["unregistered"] if "modules" in u["what"]]
+    raise CheckFailed(expected, found, _count_hint(info, total),
+                      cause="not_registered" if containers else "wrong_parameter_count")
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -372,7 +384,7 @@ def output_shape(ctx: Context) -> None:
         wanted = (n, 20, 20, 20)
         if tuple(t.shape) != wanted:
             raise CheckFailed(f"an output of shape {wanted} for an input of shape {tuple(x.shape)}",
-                              f"shape {tuple(t.shape)}", _shape_hint(tuple(t.shape), n))
+                              f"shape {tuple(t.shape)}", _shape_hint(tuple(t.shape), n), cause="wrong_output_shape")
 
 
 def _shape_hint(shape: tuple[int, ...], n: int) -> str:
@@ -407,12 +419,12 @@ def forward_values(ctx: Context) -> None:
         raise CheckFailed("the same output each time forward runs on the same input",
                           f"two calls on the same x whose outputs differ by up to {float((a - b).abs().max()):.3g}",
                           call_problem or "forward must be deterministic: no randomness (dropout, torch.rand) and no "
-                          "layers created inside forward. " + INIT_HINT)
+                          "layers created inside forward. " + INIT_HINT, cause="nondeterministic")
     expected = _model(params, x)
 
-    def mistakes() -> Iterator[tuple[torch.Tensor, str]]:
+    def mistakes() -> Iterator[tuple[torch.Tensor, str, str]]:
         for act1, act2 in _variants():
-            yield _model(params, x, act1, act2), _variant_hint(act1, act2)
+            yield _model(params, x, act1, act2), _variant_hint(act1, act2), _variant_cause(act1, act2)
 
     _judge(first, expected, f"forward(x) for x of shape {tuple(x.shape)}", ctx.device, mistakes,
            hint=call_problem)
@@ -428,24 +440,25 @@ def gradients(ctx: Context) -> None:
     _require_loaded(obs)
     if not obs["output_requires_grad"]:
         raise CheckFailed("the output of forward to be part of the autograd graph (requires_grad=True)",
-                          "an output that does not require grad", _graph_hint(obs, None))
+                          "an output that does not require grad", _graph_hint(obs, None), cause="graph_cut")
     observed = {p["name"]: p for p in obs["parameters"]}
     for p in obs["parameters"]:  # every registered parameter, in the order the module lists them
         if p["grad"]["type"] == "None":
             layer = p["name"].rsplit(".", 1)[0]
             raise CheckFailed(f"{p['name']}.grad to hold a gradient after backward()", f"{p['name']}.grad is None",
-                              _graph_hint(obs, layer, p["requires_grad"]))
+                              _graph_hint(obs, layer, p["requires_grad"]),
+                              cause="graph_cut" if p["requires_grad"] else "requires_grad_false")
     expected = _grads(params, x, upstream)
     for name, exp in expected.items():
         if name not in observed:
-            raise CheckFailed(f"a registered parameter {name}", "none", INIT_HINT)
+            raise CheckFailed(f"a registered parameter {name}", "none", INIT_HINT, cause="not_registered")
 
-        def mistakes(name: str = name) -> Iterator[tuple[torch.Tensor, str]]:
+        def mistakes(name: str = name) -> Iterator[tuple[torch.Tensor, str, str]]:
             for act1, act2 in _variants():
                 yield (_grads(params, x, upstream, act1, act2)[name],
                        f"These are the gradients of a forward in which {_variant_words(act1, act2)}: every "
                        "parameter gets a gradient, but forward is not relu(conv2(relu(conv1(x)))). Fix forward "
-                       "(see forward_values).")
+                       "(see forward_values).", _variant_cause(act1, act2))
 
         _judge(observed[name]["grad"], exp, f"{name}.grad", ctx.device, mistakes, hint=_call_problem(obs),
                fallback=GRADIENT_VALUES_HINT)
@@ -503,16 +516,18 @@ def follows_to(ctx: Context) -> None:
             raise CheckFailed(f"{p['name']} to be float64 on {ctx.device} after model.to({ctx.device!r}, "
                               "torch.float64)", f"{p['dtype']} on {p['device']}",
                               "Do not override Module.to(), and create parameters as nn.Parameter so they move "
-                              "with the module.")
+                              "with the module.", cause="not_moved")
         if p["type"] != "Parameter" or not p["is_leaf"]:
             raise CheckFailed(f"{p['name']} to stay an nn.Parameter after model.to()", f"a plain {p['type']}",
-                              "Do not replace parameters with param.to(...): call .to() on the module.")
+                              "Do not replace parameters with param.to(...): call .to() on the module.",
+                              cause="parameter_replaced")
     out = obs["output"]
     require_tensor(out, "forward(x) after model.to(float64)")
     if out["dtype"] != "float64" or out["device"].split(":")[0] != ctx.device:
         raise CheckFailed(f"forward of a float64 input on {ctx.device} to return float64 on {ctx.device}",
                           f"{out['dtype']} on {out['device']}",
-                          "Do not hard-code .cpu(), .cuda(), .float() or a dtype in forward: follow the input.")
+                          "Do not hard-code .cpu(), .cuda(), .float() or a dtype in forward: follow the input.",
+                          cause="hard_coded_dtype")
 
 
 def _follow_hint(ctx: Context) -> str:

@@ -24,7 +24,7 @@ def _scalar(obs: Any, what: str) -> torch.Tensor:
     t = require_tensor(obs, what, f"{what} should be a tensor holding one value, e.g. torch.scalar_tensor(0.0).")
     if t.numel() != 1:
         raise CheckFailed(f"{what} to be a scalar (one value)", f"shape {tuple(t.shape)}",
-                          "Sum over the samples so that a single number remains (torch.sum(...)).")
+                          "Sum over the samples so that a single number remains (torch.sum(...)).", cause="not_scalar")
     return t.reshape(())
 
 
@@ -52,7 +52,8 @@ def initial_state(ctx: Context) -> None:
     if obs["grads_type"] != "dict" or sorted(obs["grads"]) != ["db", "dw"]:
         raise CheckFailed("grads to be a dict with keys 'dw' and 'db'",
                           f"a {obs['grads_type']} with keys {sorted(obs['grads'])}",
-                          "self.grads = {'dw': torch.zeros(dim, 1), 'db': torch.scalar_tensor(0)}")
+                          "self.grads = {'dw': torch.zeros(dim, 1), 'db': torch.scalar_tensor(0)}",
+                          cause="grads_not_dict")
     expect_close(obs["grads"]["dw"], torch.zeros(DIM, 1), "grads['dw']", dtype="float32", device=ctx.device)
     expect_close(_scalar_obs(obs["grads"]["db"], "grads['db']"), torch.tensor(0.0), "grads['db']",
                  device=ctx.device)
@@ -60,7 +61,7 @@ def initial_state(ctx: Context) -> None:
     if lr.get("type") in ("float", "int"):  # a plain number works on every device: accepted
         if abs(lr["number"] - 0.01) > 1e-9:
             raise CheckFailed("self.lr == 0.01 (the default learning rate)", f"self.lr == {lr['number']!r}",
-                              "Keep the learning rate argument: self.lr = lr.")
+                              "Keep the learning rate argument: self.lr = lr.", cause="lr_not_stored")
         return
     expect_close(_scalar_obs(lr, "self.lr"), torch.tensor(0.01), "self.lr (the default learning rate)",
                  device=ctx.device, hint="Keep the learning rate argument: self.lr = lr (moved to device).")
@@ -116,7 +117,8 @@ def _backward_case(ctx: Context) -> dict[str, torch.Tensor]:
 def _judge_backward(ctx: Context, obs: dict[str, Any], dw: torch.Tensor, db: torch.Tensor) -> None:
     if obs["grads_type"] != "dict":
         raise CheckFailed("self.grads to be a dict after backward", f"a {obs['grads_type']}",
-                          "Store the results in the dict: self.grads['dw'] = ..., self.grads['db'] = ...")
+                          "Store the results in the dict: self.grads['dw'] = ..., self.grads['db'] = ...",
+                          cause="grads_not_dict")
     expect_close(obs["dw"], dw, "grads['dw'] after backward(x, yhat, y)", device=ctx.device, batch=M, features=DIM,
                  hint="dw = (1/m) * x @ (yhat - y).T, of shape (dim, 1).")
     expect_close(_scalar_obs(obs["db"], "grads['db']"), db, "grads['db'] after backward(x, yhat, y)",
@@ -140,7 +142,7 @@ def backward_without_autograd(ctx: Context) -> None:
                     autograd_off=True)
     if obs["autograd"]:
         raise CheckFailed("a hand-written backward that does not call autograd",
-                          f"calls to {', '.join(sorted(set(obs['autograd'])))}", AUTOGRAD_HINT)
+                          f"calls to {', '.join(sorted(set(obs['autograd'])))}", AUTOGRAD_HINT, cause="autograd_used")
     _judge_backward(ctx, obs, case["dw"], case["db"])
 
 

@@ -30,7 +30,8 @@ def builds(ctx: Context) -> None:
     info = _structure(ctx, bias=None)
     if not info["is_module"]:
         raise CheckFailed("MyLinear to be a subclass of nn.Module", "a class that does not inherit nn.Module",
-                          "Write `class MyLinear(nn.Module):` and call super().__init__() in __init__.")
+                          "Write `class MyLinear(nn.Module):` and call super().__init__() in __init__.",
+                          cause="not_a_module")
 
 
 @check(points=1, depends=[builds], hint="Keep the constructor arguments: self.in_features = in_features, ...")
@@ -42,7 +43,7 @@ def stores_sizes(ctx: Context) -> None:
         if found.get("number") != value:
             raise CheckFailed(f"self.{name} == {value} for MyLinear({IN}, {OUT})",
                               "no such attribute" if found["type"] == "missing" else describe_observation(found),
-                              f"Store the argument: self.{name} = {name}.")
+                              f"Store the argument: self.{name} = {name}.", cause="size_not_stored")
 
 
 @check(points=2, hint=REGISTER_HINT, depends=[builds])
@@ -61,11 +62,13 @@ def parameters_registered(ctx: Context) -> None:
             ".cuda()): that returns a plain tensor computed from the parameter, not a leaf and not registered. "
             "Create the tensor with the dtype you want first, then wrap it: "
             "nn.Parameter(torch.randn(..., dtype=...))." if derived else REGISTER_HINT,
+            cause="parameter_converted" if derived else "not_parameter",
         )
     expected = {"weights": [IN, OUT], "bias": [OUT]}
     if sorted(params) != sorted(expected):
         raise CheckFailed(f"named_parameters() to be exactly {sorted(expected)}", f"{sorted(params)}",
-                          "Name the attributes exactly `weights` and `bias` and register nothing else as a parameter.")
+                          "Name the attributes exactly `weights` and `bias` and register nothing else as a parameter.",
+                          cause="wrong_parameter_names")
     for name, shape in expected.items():
         p = params[name]
         if p["shape"] != shape:
@@ -76,13 +79,15 @@ def parameters_registered(ctx: Context) -> None:
                 "The course stores weights as (in_features, out_features) and computes x @ weights; you "
                 "stored the transpose (torch.nn.Linear's convention)." if transposed else
                 "weights is (in_features, out_features); bias is (out_features,).",
+                cause="weights_transposed" if transposed else "wrong_shape",
             )
         if not p["requires_grad"]:
             raise CheckFailed(f"{name}.requires_grad == True", "requires_grad == False",
-                              "Do not pass requires_grad=False or build the parameter from .data or .detach().")
+                              "Do not pass requires_grad=False or build the parameter from .data or .detach().",
+                              cause="requires_grad_false")
         if p["dtype"] != "float32":
             raise CheckFailed(f"{name} in the default dtype float32", f"dtype {p['dtype']}",
-                              "Create parameters with the default dtype; callers convert with .to().")
+                              "Create parameters with the default dtype; callers convert with .to().", cause="dtype")
 
 
 @check(
@@ -95,10 +100,10 @@ def no_bias(ctx: Context) -> None:
     info = _structure(ctx, bias=False)
     if info["bias"]["type"] != "None":
         found = "no bias attribute" if info["bias"]["type"] == "missing" else describe_observation(info["bias"])
-        raise CheckFailed("self.bias is None when bias=False", found)
+        raise CheckFailed("self.bias is None when bias=False", found, cause="bias_false_ignored")
     names = [p["name"] for p in info["parameters"]]
     if names != ["weights"]:
-        raise CheckFailed("named_parameters() == ['weights'] when bias=False", f"{names}")
+        raise CheckFailed("named_parameters() == ['weights'] when bias=False", f"{names}", cause="bias_false_ignored")
     weights = ctx.randn(IN, OUT)
     x = ctx.randn(4, IN)
     (out,) = ctx.probe("forward", in_features=IN, out_features=OUT, bias=False, weights=weights,
@@ -144,7 +149,7 @@ def gradients(ctx: Context) -> None:
             raise CheckFailed("the output of forward to be part of the autograd graph (requires_grad)",
                               "an output that does not require grad",
                               "forward cuts the graph: do not use .data, .detach(), .item() or torch.no_grad() "
-                              "on the parameters in forward.")
+                              "on the parameters in forward.", cause="graph_cut")
         kind = getattr(torch, dtype)
         xd, gd = x.to(kind).double(), upstream.to(kind).double()
         expected = {"weights": xd.T @ gd, "bias": gd.sum(0)}
@@ -154,13 +159,15 @@ def gradients(ctx: Context) -> None:
                 raise CheckFailed(f"{name}.grad to hold the gradient after backward()",
                                   f"{name}.requires_grad == False",
                                   f"`{name}` has requires_grad=False, so autograd computes no gradient for it: "
-                                  "do not pass requires_grad=False (nn.Parameter requires grad by default).")
+                                  "do not pass requires_grad=False (nn.Parameter requires grad by default).",
+                                  cause="requires_grad_false")
             if grad["type"] == "None":
                 raise CheckFailed(
                     f"{name}.grad to hold the gradient after backward()", f"{name}.grad is None",
                     f"No gradient reaches `{name}`: "
                     + ("is the bias used in forward?" if name == "bias" else
                        "is it used through .data or .detach(), or is it not a leaf tensor?"),
+                    cause="no_bias" if name == "bias" else "graph_cut",
                 )
             require_tensor(grad, f"{name}.grad")
             expect_close(grad, exp, f"{name}.grad ({dtype})", dtype=dtype, device=ctx.device)
@@ -174,26 +181,28 @@ def follows_to(ctx: Context) -> None:
     for name in ("weights", "bias"):
         tensor = obs[name]
         if tensor["type"] == "missing":
-            raise CheckFailed(f"an attribute `{name}`", "none", REGISTER_HINT)
+            raise CheckFailed(f"an attribute `{name}`", "none", REGISTER_HINT, cause="missing_attribute")
         if tensor.get("dtype") != "float64" or tensor["device"].split(":")[0] != ctx.device:
             raise CheckFailed(
                 f"{name} to be float64 on {ctx.device} after .to({ctx.device!r}, torch.float64)",
                 f"{tensor.get('dtype')} on {tensor.get('device')}",
                 f"`{name}` did not move with the module, so it is not registered. " + REGISTER_HINT,
+                cause="not_parameter",
             )
         if tensor["type"] != "Parameter" or not tensor["is_leaf"]:
             raise CheckFailed(f"{name} to still be an nn.Parameter after .to()", f"a plain {tensor['type']}",
                               "Do not overwrite parameters with param.to(...): that returns a plain tensor. "
-                              "Call .to() on the module.")
+                              "Call .to() on the module.", cause="parameter_replaced")
     if obs["output"]["type"] == "raised":
         raise CheckFailed("forward(x) to work on a float64 x after model.to(float64)",
                           f"it raised {obs['output']['repr']}{obs['output'].get('where', '')}",
                           "The parameters did move to float64, so forward itself fixes a dtype or a device: "
                           "`x.float()`, `.cuda()`, or a tensor it creates without `dtype=x.dtype, "
-                          "device=x.device`. Use x and the parameters as they come.")
+                          "device=x.device`. Use x and the parameters as they come.", cause="raised_after_to")
     out = require_tensor(obs["output"], "forward(x) after .to(float64)")
     if obs["output"]["dtype"] != "float64":
-        raise CheckFailed("forward of a float64 x on a float64 model to be float64", obs["output"]["dtype"])
+        raise CheckFailed("forward of a float64 x on a float64 model to be float64", obs["output"]["dtype"],
+                          cause="hard_coded_dtype")
     if out.shape != (3, OUT):
         raise CheckFailed(f"output shape {(3, OUT)}", f"{tuple(out.shape)}")
 
@@ -206,17 +215,19 @@ def optimizer(ctx: Context) -> None:
     if obs["n_params"] != 2:
         found = f"{obs['n_params']} tensors" + (
             " (torch.optim.SGD raises 'optimizer got an empty parameter list')" if obs["n_params"] == 0 else "")
-        raise CheckFailed("parameters() to yield 2 tensors (weights, bias)", found, REGISTER_HINT)
+        raise CheckFailed("parameters() to yield 2 tensors (weights, bias)", found, REGISTER_HINT,
+                          cause="not_parameter")
     if obs["output_requires_grad"] is False:
         raise CheckFailed("forward(x) to be connected to the parameters, so that loss.backward() reaches them",
                           "an output that does not require grad",
-                          "forward cuts the graph: do not use .data, .detach() or torch.no_grad() in forward.")
+                          "forward cuts the graph: do not use .data, .detach() or torch.no_grad() in forward.",
+                          cause="graph_cut")
     before_w = require_tensor(obs["before"]["weights"], "weights").double()
     before_b = require_tensor(obs["before"]["bias"], "bias").double()
     if tuple(before_w.shape) != (IN, OUT) or tuple(before_b.shape) != (OUT,):
         raise CheckFailed(f"weights of shape {(IN, OUT)} and bias of shape {(OUT,)}",
                           f"{tuple(before_w.shape)} and {tuple(before_b.shape)}",
-                          "weights is (in_features, out_features); bias is (out_features,).")
+                          "weights is (in_features, out_features); bias is (out_features,).", cause="wrong_shape")
     xd = x.float().double()
     expected_w = before_w - lr * xd.sum(0).unsqueeze(1).expand(IN, OUT)
     expected_b = before_b - lr * xd.shape[0]

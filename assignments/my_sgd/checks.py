@@ -274,18 +274,19 @@ def run_and_judge(ctx: Context, problem: Problem, mistakes: tuple[str, ...], hin
                          dtype="float64", device=ctx.device)
         if tuple(t.shape) != tuple(e.shape):
             raise CheckFailed(f"{what} to keep its shape {tuple(e.shape[1:])}",
-                              f"shape {tuple(t.shape[1:])}", "Update the parameters in place; do not reshape them.")
+                              f"shape {tuple(t.shape[1:])}", "Update the parameters in place; do not reshape them.",
+                              cause="wrong_shape")
         found.append(t.double())
     if all(_close(f, e) for f, e in zip(found, expected, strict=True)):
         return
-    identified = None
+    identified, cause = None, None  # the recognised mistake's hint and name
     for name in mistakes:
         wrong = simulate(problem, name)
         if all(_close(f, w, 1e-5, 1e-7) for f, w in zip(found, wrong, strict=True)):
-            identified = MISTAKES[name]
+            identified, cause = MISTAKES[name], name
             break
     if identified is None and all(_close(f, e, 1e-4, 1e-5) for f, e in zip(found, expected, strict=True)):
-        identified = PRECISION_HINT
+        identified, cause = PRECISION_HINT, "precision"
     i = next(i for i, (f, e) in enumerate(zip(found, expected, strict=True)) if not _close(f, e))
     step = next(s for s in range(STEPS) if not _close(found[i][s], expected[i][s]))
     at_step = {**params[i], "tensor": found[i][step], "shape": list(found[i].shape[1:])}
@@ -293,7 +294,7 @@ def run_and_judge(ctx: Context, problem: Problem, mistakes: tuple[str, ...], hin
     # a recognised mistake: hand expect_close the found values as that mistake, so that it reports
     # expected and found in full and gives the mistake's hint
     expect_close(at_step, expected[i][step], what, dtype="float64", device=ctx.device,
-                 mistakes={"identified": (found[i][step], identified)} if identified else None, hint=hint)
+                 mistakes={cause or "identified": (found[i][step], identified)} if identified else None, hint=hint)
     raise CheckFailed(f"the same values as torch.optim.SGD for {what}", "other values", hint)  # not reached
 
 
@@ -313,7 +314,8 @@ def _check_group(obs: dict[str, Any], values: dict[str, float], call: str, hint:
     if groups is None:
         raise CheckFailed(f"{call} to have a list param_groups", f"param_groups is a {obs['param_groups_type']}",
                           "Call super().__init__(params, defaults) with defaults = dict(lr=lr, momentum=momentum, "
-                          "weight_decay=weight_decay): torch.optim.Optimizer builds param_groups.")
+                          "weight_decay=weight_decay): torch.optim.Optimizer builds param_groups.",
+                          cause="no_super_init")
     if len(groups) != 1 or groups[0].get("type") != "dict":
         raise CheckFailed(f"{call} to have one parameter group", f"{len(groups)} groups: {groups}",
                           "Pass the parameters on to super().__init__(params, defaults) as they came.")
@@ -329,6 +331,7 @@ def _check_group(obs: dict[str, Any], values: dict[str, float], call: str, hint:
             "Build defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay) and pass it to "
             "super().__init__(params, defaults): with exactly these names, each group carries its own "
             "hyper-parameters, and state_dict() and learning-rate schedulers find them.",
+            cause="defaults_missing",
         )
     for key, value in values.items():
         number = _number(group["values"][key])
@@ -346,7 +349,8 @@ def builds(ctx: Context) -> None:
         raise CheckFailed("MySGD to be a subclass of torch.optim.Optimizer",
                           f"a class whose bases are {obs['bases']}",
                           "Write `class MySGD(torch.optim.Optimizer):` and call super().__init__(params, defaults): "
-                          "the base class gives param_groups, state, zero_grad(), state_dict() and load_state_dict().")
+                          "the base class gives param_groups, state, zero_grad(), state_dict() and load_state_dict().",
+                          cause="not_an_optimizer")
     _check_group(obs, values, "MySGD([p0, p1], lr=0.05, momentum=0.8, weight_decay=0.01)",
                  "Put the constructor's arguments in defaults: "
                  "dict(lr=lr, momentum=momentum, weight_decay=weight_decay).")
@@ -443,11 +447,12 @@ def closure(ctx: Context) -> None:
     init, target, lr = ctx.randn(5), ctx.randn(5), 0.1
     obs = _probe(ctx, "closure", init=init, target=target, lr=lr)
     if obs["calls"] != 1:
-        raise CheckFailed("step(closure) to call closure() exactly once", f"{obs['calls']} calls", CLOSURE_HINT)
+        raise CheckFailed("step(closure) to call closure() exactly once", f"{obs['calls']} calls", CLOSURE_HINT,
+                          cause="closure_calls")
     loss = float(((init - target) ** 2).sum())
     returned = _number(obs["returned"])
     if returned is None or abs(returned - loss) > 1e-9 * max(1.0, abs(loss)):
         raise CheckFailed(f"step(closure) to return the closure's loss, {loss:.6g}",
-                          describe_observation(obs["returned"]), CLOSURE_HINT)
+                          describe_observation(obs["returned"]), CLOSURE_HINT, cause="closure_loss_not_returned")
     expect_close(obs["after"], init - lr * 2 * (init - target), "the parameter after step(closure) with lr=0.1",
                  dtype="float64", hint=CLOSURE_HINT)

@@ -252,27 +252,35 @@ class Protocol:
         self.empty_step: tuple[int, bool] | None = None  # first step with no gradient; True if a backward preceded
         self.repeated_step: int | None = None  # first step with no backward since the previous step
 
-    def problem(self) -> tuple[str, str] | None:
-        """The first protocol mistake, as (what was found, hint), or None."""
+    def problem(self) -> tuple[str, str, str] | None:
+        """The first protocol mistake, as (what was found, hint, cause), or None."""
         if self.backwards == 0:
-            return "no gradient reached the model's parameters: backward() never ran on the model", NO_BACKWARD_HINT
+            return ("no gradient reached the model's parameters: backward() never ran on the model", NO_BACKWARD_HINT,
+                    "no_backward")
         if self.steps == 0:
-            return "optimizer.step() was never called", NO_STEP_HINT
+            return "optimizer.step() was never called", NO_STEP_HINT, "no_step"
         if self.empty_step is not None:
             number, had_backward = self.empty_step
             if had_backward:
                 return (f"step() number {number} found no gradient in .grad although backward() had run: "
-                        "the gradient was cleared in between", ZEROED_BEFORE_STEP_HINT)
+                        "the gradient was cleared in between", ZEROED_BEFORE_STEP_HINT, "zero_grad_before_step")
             return (f"step() number {number} ran before any backward() of its epoch and found no gradient",
-                    STEP_BEFORE_BACKWARD_HINT)
+                    STEP_BEFORE_BACKWARD_HINT, "step_before_backward")
         if self.stale_backward is not None:
             return (f"backward() number {self.stale_backward} of {self.backwards} found the parameters' .grad "
                     "still holding an earlier gradient, so the new gradient was added to it",
-                    ZERO_GRAD_HINT if self.zero_grads == 0 else ZERO_GRAD_PLACE_HINT)
+                    *self.accumulation_hint_and_cause())
         if self.repeated_step is not None:
             return (f"step() number {self.repeated_step} ran without a new backward() since the previous step, "
-                    "reusing an old gradient", "Call optimizer.step() once per epoch, right after loss.backward().")
+                    "reusing an old gradient", "Call optimizer.step() once per epoch, right after loss.backward().",
+                    "step_without_backward")
         return None
+
+    def accumulation_hint_and_cause(self) -> tuple[str, str]:
+        """Gradients that accumulate: zero_grad() never called, or called in the wrong place."""
+        if self.zero_grads == 0:
+            return ZERO_GRAD_HINT, "missing_zero_grad"
+        return ZERO_GRAD_PLACE_HINT, "zero_grad_misplaced"
 
 
 def _events(obs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -280,7 +288,8 @@ def _events(obs: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(events, list) and all(isinstance(e, dict) and isinstance(e.get("event"), str) for e in events):
         return events
     raise CheckFailed("a record of the forward, backward, zero_grad and step calls", "a record that cannot be read",
-                      "Do not replace or remove the hooks of the model and the optimizer you are given.")
+                      "Do not replace or remove the hooks of the model and the optimizer you are given.",
+                      cause="hooks_removed")
 
 
 def _protocol(obs: dict[str, Any]) -> Protocol:
@@ -379,7 +388,8 @@ def epochs_count(ctx: Context) -> None:
                 "end of train.")
         if what.get("type") == "generator":
             hint = "train uses `yield`, so calling it runs nothing until someone iterates. " + hint
-        raise CheckFailed(expected, "None" if what.get("type") == "NoneType" else _described(what), hint)
+        raise CheckFailed(expected, "None" if what.get("type") == "NoneType" else _described(what), hint,
+                          cause="no_list_returned")
     if length != EPOCHS:
         steps = _protocol(obs).steps
         if steps == length:
@@ -388,7 +398,8 @@ def epochs_count(ctx: Context) -> None:
         else:
             hint = (f"The model took {steps} optimizer steps but {length} losses came back: append exactly one "
                     "loss per epoch, after its backward() and step().")
-        raise CheckFailed(expected, f"{length} values", hint)
+        raise CheckFailed(expected, f"{length} values", hint,
+                          cause="wrong_epoch_count" if steps == length else "one_loss_per_epoch")
 
 
 @check(points=1, hint=ITEM_HINT)
@@ -403,11 +414,11 @@ def returns_floats(ctx: Context) -> None:
         found = f"a {result.get('type')}" if what is None else _described(what)
         hint = ("Return a list of floats: [loss.item() for each epoch] (a tensor of losses converts with .tolist())."
                 if result.get("type") == "Tensor" else "Return the list of losses at the end of train.")
-        raise CheckFailed("a list of Python floats", found, hint)
+        raise CheckFailed("a list of Python floats", found, hint, cause="no_list_returned")
     items = result.get("items", [])
     if not items:
         raise CheckFailed("a list of Python floats, one per epoch", "an empty list",
-                          "Append loss.item() to the list in every epoch.")
+                          "Append loss.item() to the list in every epoch.", cause="empty_list")
     for index, item in enumerate(items):
         if item.get("is_float"):
             continue
@@ -418,7 +429,8 @@ def returns_floats(ctx: Context) -> None:
             hint = "Append the loss value itself, loss.item(), a float."
         else:
             hint = "Append loss.item(): a plain Python float (float(...) converts a NumPy number)."
-        raise CheckFailed("every value in the returned list to be a Python float", found, hint)
+        raise CheckFailed("every value in the returned list to be a Python float", found, hint,
+                          cause="loss_tensor_not_item" if item.get("type") == "Tensor" else "loss_not_float")
 
 
 @check(points=2, per_device=True, depends=[epochs_count],
@@ -432,7 +444,7 @@ def loss_values(ctx: Context) -> None:
     for index, (item, value) in enumerate(zip(obs["result"].get("items", []), values, strict=True)):
         if not isinstance(value, float):
             raise CheckFailed("each returned loss to be a number", f"losses[{index}] is {_described(item)}",
-                              ITEM_HINT)
+                              ITEM_HINT, cause="loss_not_float")
     ref, acc = _trajectory(case, EPOCHS + 1), _trajectory(case, EPOCHS, accumulate=True)
     expected = torch.tensor(ref.losses[:EPOCHS], dtype=torch.float64)
     found = {"tensor": torch.tensor(values, dtype=torch.float64), "dtype": "float32", "device": "cpu",
@@ -489,12 +501,12 @@ def fresh_gradients(ctx: Context) -> None:
     expected = "every loss.backward() to find the parameters' .grad empty or zero (gradients zeroed every epoch)"
     if p.backwards == 0:
         raise CheckFailed(expected, "no gradient reached the model's parameters: backward() never ran on the model",
-                          NO_BACKWARD_HINT)
+                          NO_BACKWARD_HINT, cause="no_backward")
     if p.stale_backward is not None:
-        found, hint = (f"backward() number {p.stale_backward} of {p.backwards} found .grad still holding an earlier "
-                       "gradient, so the new gradient was added to it"), (
-                           ZERO_GRAD_HINT if p.zero_grads == 0 else ZERO_GRAD_PLACE_HINT)
-        raise CheckFailed(expected, found, hint)
+        found = (f"backward() number {p.stale_backward} of {p.backwards} found .grad still holding an earlier "
+                 "gradient, so the new gradient was added to it")
+        hint, cause = p.accumulation_hint_and_cause()
+        raise CheckFailed(expected, found, hint, cause=cause)
     # The record looks right; the judge confirms it with its own arithmetic: the parameters are those of a correct
     # run, or (a step problem, judged by step_after_backward) unchanged with no accumulated gradient left.
     ref = _trajectory(case, EPOCHS + 1)
@@ -503,7 +515,8 @@ def fresh_gradients(ctx: Context) -> None:
         problem = p.problem()
         raise CheckFailed(expected + ", in a run the grader can reproduce",
                           "fresh-looking gradients, but trained parameters that match no run the grader reproduces",
-                          problem[1] if problem else "Fix trained_parameters first.")
+                          problem[1] if problem else "Fix trained_parameters first.",
+                          cause=problem[2] if problem else None)
 
 
 @check(points=1, per_device=True, hint=STEP_BEFORE_BACKWARD_HINT)
@@ -515,20 +528,21 @@ def step_after_backward(ctx: Context) -> None:
     p = _protocol(obs)
     expected = "each optimizer.step() to follow a loss.backward() and to use its gradient"
     if p.steps == 0:
-        raise CheckFailed(expected, "optimizer.step() was never called", NO_STEP_HINT)
+        raise CheckFailed(expected, "optimizer.step() was never called", NO_STEP_HINT, cause="no_step")
     if p.backwards == 0:
         raise CheckFailed(expected, "no gradient reached the model's parameters: backward() never ran on the model",
-                          NO_BACKWARD_HINT)
+                          NO_BACKWARD_HINT, cause="no_backward")
     problem = p.problem()
     if problem is not None and (p.empty_step is not None or p.repeated_step is not None):
-        raise CheckFailed(expected, problem[0], problem[1])
+        raise CheckFailed(expected, problem[0], problem[1], cause=problem[2])
     # Confirmed by the judge's arithmetic: a run with steps after backward (accumulating gradients is the
     # concern of fresh_gradients, so that trajectory counts here too).
     runs = [_trajectory(case, EPOCHS + 1), _trajectory(case, EPOCHS + 1, accumulate=True)]
     if not _reproduced(obs, runs):
         raise CheckFailed(expected + ", in a run the grader can reproduce",
                           "steps after backward, but trained parameters that match no run the grader reproduces",
-                          problem[1] if problem else "Fix trained_parameters first.")
+                          problem[1] if problem else "Fix trained_parameters first.",
+                          cause=problem[2] if problem else None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -576,19 +590,33 @@ def _value(obs: dict[str, Any]) -> float | None:
     return value if isinstance(value, float) and math.isfinite(value) else None
 
 
-def _accuracy_mistake(value: float, case: EvalCase) -> str | None:
-    """The hint for a value that is a known misreading of the accuracy, or None."""
+def _misreading(value: float, case: EvalCase) -> tuple[str, str] | None:
+    """(hint, cause) for a value that is a known misreading of the accuracy, or None."""
     n = len(case.y)
     known = (
         (case.correct, f"You returned the number of correct predictions ({case.correct}); divide by the number of "
-                       f"samples ({n}) to get a fraction in [0, 1]."),
-        (100 * case.accuracy, "That is a percentage; return a fraction in [0, 1] (do not multiply by 100)."),
-        (1 - case.accuracy, "That is the error rate (1 - accuracy): count the predictions that equal the labels."),
+                       f"samples ({n}) to get a fraction in [0, 1].", "correct_count"),
+        (100 * case.accuracy, "That is a percentage; return a fraction in [0, 1] (do not multiply by 100).",
+         "percentage"),
+        (1 - case.accuracy, "That is the error rate (1 - accuracy): count the predictions that equal the labels.",
+         "error_rate"),
     )
-    for wrong, hint in known:
+    for wrong, hint, cause in known:
         if abs(value - wrong) <= 1e-6 * max(1.0, abs(wrong)):
-            return hint
+            return hint, cause
     return None
+
+
+def _accuracy_mistake(value: float, case: EvalCase) -> str | None:
+    """The hint for a value that is a known misreading of the accuracy, or None."""
+    found = _misreading(value, case)
+    return found[0] if found else None
+
+
+def _accuracy_cause(value: float, case: EvalCase) -> str | None:
+    """The identifier of the misreading :func:`_accuracy_mistake` recognises in ``value``, or None."""
+    found = _misreading(value, case)
+    return found[1] if found else None
 
 
 def _plausible(value: float | None, case: EvalCase) -> bool:
@@ -600,7 +628,7 @@ def _forwards(obs: dict[str, Any]) -> list[dict[str, Any]]:
     forwards = [e for e in _events(obs) if e["event"] == "forward"]
     if not forwards:
         raise CheckFailed("evaluate to run the model on the inputs", "no forward pass through the model",
-                          "Compute outputs = model(inputs) in evaluate.")
+                          "Compute outputs = model(inputs) in evaluate.", cause="no_forward")
     return forwards
 
 
@@ -618,12 +646,14 @@ def evaluate_accuracy(ctx: Context) -> None:
                           "Return the accuracy as a number: " + ACCURACY_HINT)
     if abs(value - case.accuracy) > 1e-6:
         raise CheckFailed(expected, f"{value:.6g}", _accuracy_mistake(value, case) or ACCURACY_HINT,
-                          summary="evaluate(model, inputs, labels) is not the accuracy.")
+                          summary="evaluate(model, inputs, labels) is not the accuracy.",
+                          cause=_accuracy_cause(value, case))
     for name, want in case.state.items():
         found = obs["state"].get(name, {})
         if not _matches({name: found}, {name: want}, slack=1.0):
             raise CheckFailed(f"evaluate to leave the model's parameters unchanged ({name})",
-                              f"{name} changed", "evaluate only measures the model: no backward(), no step().")
+                              f"{name} changed", "evaluate only measures the model: no backward(), no step().",
+                              cause="evaluate_trains")
 
 
 @check(points=1, hint="Return accuracy.item() (or float(...)): a Python float, not a tensor.")
@@ -642,7 +672,8 @@ def evaluate_returns_float(ctx: Context) -> None:
         hint = "An int cannot be a fraction: divide the number of correct predictions by the number of samples."
     else:
         hint = "Return a Python float: accuracy.item() or float(accuracy)."
-    raise CheckFailed("a Python float", _described(result), hint)
+    raise CheckFailed("a Python float", _described(result), hint,
+                      cause="accuracy_tensor_not_item" if result.get("type") == "Tensor" else "accuracy_not_float")
 
 
 @check(points=1, per_device=True, hint=EVAL_HINT)
@@ -657,11 +688,12 @@ def evaluate_eval_mode(ctx: Context) -> None:
         if layers:
             kinds = {EVAL_LAYERS[int(name)][0] if str(name).isdigit() else "?" for name in layers}
             what = " and ".join(sorted({"batchnorm": "BatchNorm", "dropout": "Dropout"}.get(k, k) for k in kinds))
-            raise CheckFailed(expected, f"{what} ran in training mode", EVAL_HINT)
+            raise CheckFailed(expected, f"{what} ran in training mode", EVAL_HINT, cause="missing_eval")
     # Confirmed by the judge: BatchNorm's running statistics are untouched, and the value is the eval-mode one.
     for name, want in case.state.items():
         if "running" in name and not _matches({name: obs["state"].get(name, {})}, {name: want}, slack=1.0):
-            raise CheckFailed(expected, f"BatchNorm's {name.split('.')[-1]} changed during evaluate", EVAL_HINT)
+            raise CheckFailed(expected, f"BatchNorm's {name.split('.')[-1]} changed during evaluate", EVAL_HINT,
+                              cause="missing_eval")
     if not _plausible(_value(obs), case):
         raise CheckFailed(f"the accuracy of the model in eval mode, {case.accuracy:.6g}", _described(obs["result"]),
                           "Fix evaluate_accuracy first: " + ACCURACY_HINT)
@@ -678,7 +710,7 @@ def evaluate_no_graph(ctx: Context) -> None:
         if event.get("output_requires_grad") or (event.get("output_requires_grad") is None
                                                  and event.get("grad_enabled")):
             raise CheckFailed(expected, "the model's output required grad: autograd recorded the forward pass",
-                              NO_GRAD_HINT)
+                              NO_GRAD_HINT, cause="missing_no_grad")
     if not _plausible(_value(obs), case):
         raise CheckFailed(f"the accuracy, {case.accuracy:.6g}", _described(obs["result"]),
                           "Fix evaluate_accuracy first: " + ACCURACY_HINT)
