@@ -338,3 +338,34 @@ def test_two_uploads_of_one_student_and_an_export_without_its_metadata(tmp_path:
         if sample is gradescope:
             assert "without submission_metadata.yml" in run.stderr
             assert all(d["submission"]["lms"]["submitters"] == [] for d in results.values())
+
+
+def test_no_csv_cell_the_grader_writes_is_a_formula(tmp_path: Path) -> None:
+    """Ids and names chosen by students (file names, Moodle folder names) come back neutralised."""
+    from grader.spreadsheet import looks_like_formula
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tTAB"):
+        shutil.copy(REFERENCE, plain / f"{name}.py")
+    moodle = tmp_path / "moodle"
+    for name, pid in (("=HYPERLINK(x)", "101"), ("@Bob", "102")):
+        (moodle / f"{name}_{pid}_assignsubmission_file").mkdir(parents=True)
+        shutil.copy(BUGGY, moodle / f"{name}_{pid}_assignsubmission_file" / "my_linear.py")
+    files = []
+    for source, gradebook in ((plain, "csv"), (moodle, "moodle")):
+        out = tmp_path / f"out-{gradebook}"
+        run = run_grader("grade", "my_linear", source, "--out", out, "--jobs", "2", "--gradebook", gradebook)
+        assert run.returncode == 0, run.stderr
+        files += [out / "summary.csv", out / f"gradebook-{gradebook}.csv"]
+    seen = set()
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.reader(handle):
+                for cell in row:
+                    seen.add(cell)
+                    try:
+                        float(cell)
+                    except ValueError:
+                        assert not looks_like_formula(cell), (path.name, cell)
+    assert {"'=1+2", "'+SUM_A1_", "'-2+3", "'@cmd", "'=HYPERLINK(x)", "'@Bob"} <= seen, sorted(seen)
