@@ -50,6 +50,9 @@ GENERATED: dict[str, bytes] = {
     "utf16.py": REFERENCE.encode("utf-16"),
     "latin1.py": (IMPORTS + "\n# \u00dcbung 3: lineare Schicht\n" + CLASS).encode("latin-1"),
     "nul_byte.py": (IMPORTS + "\nx = 1\x00\n" + CLASS).encode(),
+    # PEP 263: a declared encoding is how Python reads the file (Windows editors in Korea write cp949)
+    "cp949_declared.py": ("# -*- coding: cp949 -*-\n# 김민준: 선형 레이어\n" + IMPORTS + "\n" + CLASS).encode("cp949"),
+    "declared_wrongly.py": ("# -*- coding: ascii -*-\n" + IMPORTS + "\n# Übung\n" + CLASS).encode("latin-1"),
     "deeply_nested.py": b"x = " + b"-" * 200_000 + b"1\n",  # the parser's own limit: a MemoryError before the fix
     "python_as_notebook.ipynb": REFERENCE.encode(),
     "nb_not_json.ipynb": b"MyLinear notebook, see attached\n",
@@ -160,6 +163,9 @@ CASES = [
         Err("encoding_error", ("latin1.py is not UTF-8", "line 3", "bung 3: lineare Schicht", "Save the file with "
                                "UTF-8"), 3),)),
     Case("nul_byte.py", "load_error", 0, (Err("encoding_error", ("nul_byte.py, line 3", "NUL character"), 3),)),
+    Case("cp949_declared.py", "graded", FULL, ()),
+    Case("declared_wrongly.py", "load_error", 0, (
+        Err("encoding_error", ("declared_wrongly.py declares its encoding as ascii", "line 4", "UTF-8"), 4),)),
     # ---- files that are not notebooks ----
     Case("python_as_notebook.ipynb", "load_error", 0, (
         Err("malformed_notebook", ("python_as_notebook.ipynb", "holds Python code", "ends in .py")),)),
