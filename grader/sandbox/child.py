@@ -205,6 +205,11 @@ class _Server:
         set_precision()
         return {"kind": "result", "value": value, "notes": list(self.student.notes)}
 
+    def _grader_looked_it_up(self, exc: BaseException) -> bool:
+        """Whether the innermost frame of ours or the student's that raised ``exc`` is the assignment's probe."""
+        probes = getattr(self.probes, "__file__", None)
+        return probes is not None and _innermost_file(exc, {*self.filenames, probes}) == probes
+
     def raised(self, exc: BaseException) -> dict[str, Any]:
         """Describe an exception for the judge, pointing at the student's line, not the grader's."""
         if isinstance(exc, MissingDefinition):
@@ -219,11 +224,19 @@ class _Server:
             hint = (f"Python could not call your `{frame.name if frame else 'function'}` (defined at line "
                     f"{where['line']}) the way the assignment calls it: {exc}. Compare your `def` line with the "
                     "signature in the statement: the same parameters, in the same order, with the same defaults.")
-        elif isinstance(exc, AttributeError) and getattr(exc, "name", None) and getattr(exc, "obj", None) is not None:
-            close = difflib.get_close_matches(str(exc.name), [a for a in dir(exc.obj) if not a.startswith("_")], 1)
-            if close:
-                hint = f"Your code uses `{exc.name}`, which does not exist. Did you mean `{close[0]}`?"
         message = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, AttributeError) and getattr(exc, "name", None) and getattr(exc, "obj", None) is not None:
+            close = difflib.get_close_matches(str(exc.name), [a for a in dir(exc.obj) if not a.startswith("_")], 1)
+            if self._grader_looked_it_up(exc):  # the probe asked for a name the assignment fixes: not a bug here
+                kind = type(exc.obj).__name__
+                message = f"The grader looked for `{exc.name}` on your {kind} and did not find it."
+                hint = (f"The assignment asks for `{exc.name}`; your {kind} defines `{close[0]}`. Name it `{exc.name}`"
+                        " as the statement does: the checks use the assignment's names." if close else
+                        f"The assignment asks for `{exc.name}`, and your {kind} has no attribute of that name. "
+                        "Define it as the statement describes.")
+                where = None
+            elif close:
+                hint = f"Your code uses `{exc.name}`, which does not exist. Did you mean `{close[0]}`?"
         return {
             "kind": "raised",
             "type": type(exc).__name__,
@@ -232,6 +245,15 @@ class _Server:
             "traceback": short_traceback(exc, self.filenames) or _last_lines(exc),
             "hint": hint,
         }
+
+
+def _innermost_file(exc: BaseException, files: set[str]) -> str | None:
+    """The file of the innermost traceback frame that lies in one of ``files``."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in files:
+            found = frame.filename
+    return found
 
 
 def _last_lines(exc: BaseException) -> str:
