@@ -26,13 +26,16 @@ ALL = frozenset({
     "param_groups[cpu]", "skips_params_without_grad[cpu]", "state_dict_round_trip[cpu]", "lr_change[cpu]",
     "closure",
 })
-#: What a submission whose updates never work keeps: building it and its defaults.
+#: What a submission whose updates never work keeps: building it and its defaults. No check depends on another
+#: (issue 13): each run is judged by what it does, so these fail on their own, none is skipped.
 NO_STEP = ALL - {"builds", "defaults"}
-#: Momentum wrong: what needs it is skipped.
+#: Momentum wrong: every run that uses momentum differs from SGD, and its verdict names the momentum mistake.
 MOMENTUM_AND_AFTER = frozenset({
     "momentum[cpu]", "momentum_weight_decay[cpu]", "param_groups[cpu]", "state_dict_round_trip[cpu]",
     "lr_change[cpu]",
 })
+#: No param_groups and no state: what needs them cannot run, and builds charges the form once.
+NO_OPTIMIZER_STATE = frozenset({"builds", "param_groups[cpu]", "state_dict_round_trip[cpu]", "lr_change[cpu]"})
 WEIGHT_DECAY_AND_AFTER = frozenset({
     "weight_decay[cpu]", "momentum_weight_decay[cpu]", "param_groups[cpu]", "skips_params_without_grad[cpu]",
 })
@@ -52,14 +55,18 @@ CASES = [
     Case("correct_foreach.py"),  # torch._foreach_* per group, out-of-place buffers stored back in self.state
     Case("correct_notebook_data.ipynb"),  # old course-notes style: no @torch.no_grad(), updates through .data
     # Realistic mistakes: the right checks lose their points, and the hint names the hyper-parameter.
-    Case("dampening.py", lost=MOMENTUM_AND_AFTER, hints={"momentum[cpu]": ("momentum is dampened", "step 1 of 20")}),
+    Case("dampening.py", lost=MOMENTUM_AND_AFTER, hints={"momentum[cpu]": ("momentum is dampened", "step 1 of 20"),
+                                                         "state_dict_round_trip[cpu]": "momentum is dampened",
+                                                         "lr_change[cpu]": "momentum is dampened"}),
     Case("momentum_not_kept.py", lost=MOMENTUM_AND_AFTER, hints={"momentum[cpu]": "momentum has no effect"}),
     Case(
         "wd_after_momentum.py",
         lost=frozenset({"momentum_weight_decay[cpu]", "param_groups[cpu]"}),
         hints={"momentum_weight_decay[cpu]": "weight_decay is applied after the momentum"},
     ),
-    Case("wd_sign.py", lost=WEIGHT_DECAY_AND_AFTER, hints={"weight_decay[cpu]": "weight_decay has the wrong sign"}),
+    Case("wd_sign.py", lost=WEIGHT_DECAY_AND_AFTER,
+         hints={"weight_decay[cpu]": "weight_decay has the wrong sign",
+                "skips_params_without_grad[cpu]": "weight_decay has the wrong sign"}),
     Case(
         "wd_twice_notebook.ipynb",  # the gradient of wd * ||p||^2: 2 * wd * p
         lost=WEIGHT_DECAY_AND_AFTER,
@@ -85,7 +92,8 @@ CASES = [
         lost=frozenset({"skips_params_without_grad[cpu]"}),
         hints={"skips_params_without_grad[cpu]": ("treated as zero", "if p.grad is None: continue")},
     ),
-    Case("rebinds_p.py", lost=NO_STEP, hints={"plain_sgd[cpu]": ("never change", "only rebinds the loop variable")}),
+    Case("rebinds_p.py", lost=NO_STEP, hints={"plain_sgd[cpu]": ("never change", "only rebinds the loop variable"),
+                                              "momentum[cpu]": "never change", "param_groups[cpu]": "never change"}),
     Case(
         "no_torch_no_grad.py",
         lost=NO_STEP,
@@ -102,6 +110,39 @@ CASES = [
         hints={"closure": ("torch.enable_grad()", "closure_no_enable_grad.py, line 14")},
     ),
     Case("default_lr_001.py", lost=frozenset({"defaults"}), hints={"defaults": "lr=1e-3"}),
+    # Form mistakes (issue 13): charged once, in builds; every trajectory is judged by what the steps do, and a
+    # check that cannot run without what Optimizer.__init__ builds says so.
+    Case(
+        "missing_wd_key.py",  # defaults without 'weight_decay', kept in self.weight_decay: only the groups' own wd
+        lost=frozenset({"builds", "param_groups[cpu]"}),  # is lost: 10/12
+        hints={"builds": ("'weight_decay'", "defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay)"),
+               "param_groups[cpu]": "group['weight_decay']"},
+    ),
+    Case(
+        "lr_attribute.py",  # lr in self.lr, out of the defaults: the groups' lr and a scheduler's are ignored: 9/12
+        lost=frozenset({"builds", "param_groups[cpu]", "lr_change[cpu]"}),
+        hints={"builds": ("'lr'", "super().__init__(params, defaults)"), "lr_change[cpu]": "read once"},
+    ),
+    Case(
+        "no_super_init.py",  # an Optimizer subclass that never calls super().__init__, with its own list: 8/12
+        lost=NO_OPTIMIZER_STATE,
+        hints={
+            "builds": ("never calls super().__init__", "super().__init__(params, defaults)"),
+            "param_groups[cpu]": ("list of dicts", "super().__init__(params, defaults)"),
+            "state_dict_round_trip[cpu]": ("could not run", "never ran its __init__", "super().__init__"),
+            "lr_change[cpu]": ("could not run", "no param_groups", "learning-rate schedulers", "super().__init__"),
+        },
+    ),
+    Case(
+        "plain_class.py",  # not an Optimizer at all, its own buffers dict: the same 8/12
+        lost=NO_OPTIMIZER_STATE,
+        hints={
+            "builds": ("subclass of torch.optim.Optimizer", "class MySGD(torch.optim.Optimizer)"),
+            "param_groups[cpu]": ("could not run", "passes MySGD parameter groups"),
+            "state_dict_round_trip[cpu]": ("could not run", "not a torch.optim.Optimizer"),
+            "lr_change[cpu]": ("could not run", "param_groups"),
+        },
+    ),
 ]
 
 

@@ -67,6 +67,12 @@ STATE_HINT = (
     "state): optimizer.state_dict() saves self.state and load_state_dict() restores it. A dict or list of your "
     "own (self.buffers, keyed by id(p), ...) is neither saved nor restored."
 )
+GROUPS_RAISED_HINT = (
+    "MySGD was given parameter groups, a list of dicts such as [{'params': [p0]}, {'params': [p1, p2], 'lr': 0.1}], "
+    "and failed on them. torch.optim.Optimizer's __init__ turns them into self.param_groups: call "
+    "super().__init__(params, defaults) rather than keeping your own list of parameters, and loop "
+    "`for group in self.param_groups: for p in group['params']:` in step()."
+)
 LR_CHANGE_HINT = (
     "Read the learning rate from group['lr'] at every step: learning-rate schedulers change it between steps."
 )
@@ -80,6 +86,14 @@ PRECISION_HINT = (
     "computation runs in float32. Create buffers with the parameter's dtype and device (torch.clone(d_p), "
     "torch.zeros_like(p)), not torch.zeros(p.shape)."
 )
+
+#: Mistakes of the update itself, that every trajectory shows: named in every trajectory check's verdict.
+PLAIN_MISTAKES = ("unchanged", "ascent", "no_lr")
+#: Mistakes of weight decay, and of momentum: named in the verdicts on the runs that use them, so that a check
+#: about something else (skipping, state_dict, a changed lr) says what really made its run differ. Not in
+#: param_groups': a group whose own weight_decay is ignored looks like "wd_ignored" there, and is a groups mistake.
+WD_MISTAKES = ("wd_ignored", "wd_sign", "wd_twice", "wd_no_lr")
+MOMENTUM_MISTAKES = ("no_momentum", "dampening_zero", "dampening", "nesterov")
 
 #: Known mistakes: what each hint says. :func:`simulate` computes what each one produces.
 MISTAKES = {
@@ -253,6 +267,34 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-7, atol: float = 1
     return a.shape == b.shape and bool(torch.isfinite(a).all()) and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
+def _cannot_run(obs: dict[str, Any], problem: Problem) -> None:
+    """Say in words why the run could not be made: what it needs from an Optimizer that this MySGD lacks."""
+    if obs["cannot"] == "param_groups":
+        found = ("MySGD has no param_groups attribute" if obs["type"] == "NoneType"
+                 else f"MySGD's param_groups is a {obs['type']}, not a list of dicts")
+        needs = ("passes MySGD parameter groups (a list of dicts, each with its own hyper-parameters)"
+                 if problem.groups is not None else
+                 "changes group['lr'] in optimizer.param_groups between steps, as learning-rate schedulers do")
+        raise CheckFailed(
+            f"optimizer.param_groups, a list of dicts, for the run {problem.words}", found,
+            f"This run {needs}, which needs the param_groups that torch.optim.Optimizer builds: write "
+            "`class MySGD(torch.optim.Optimizer)`, call super().__init__(params, defaults) instead of keeping "
+            "your own list of parameters, and loop `for group in self.param_groups:` in step().",
+            summary="This check could not run: it needs the optimizer's param_groups.",
+            cause="no_param_groups",
+        )
+    raise CheckFailed(
+        f"optimizer.state_dict() and load_state_dict() of torch.optim.Optimizer, for the run {problem.words}",
+        ("a MySGD that is a torch.optim.Optimizer but never ran its __init__ (no param_groups, no state)"
+         if obs.get("is_optimizer") else f"a {obs['type']} that is not a torch.optim.Optimizer"),
+        "state_dict() and load_state_dict() come from torch.optim.Optimizer and save self.param_groups and "
+        "self.state: write `class MySGD(torch.optim.Optimizer)`, call super().__init__(params, defaults), and "
+        "keep the momentum buffers in self.state[p]['momentum_buffer'].",
+        summary="This check could not run: it needs the optimizer's state_dict().",
+        cause="no_optimizer_state",
+    )
+
+
 def run_and_judge(ctx: Context, problem: Problem, mistakes: tuple[str, ...], hint: str) -> None:
     """Run ``problem`` in the sandbox and compare every parameter after every step with torch.optim.SGD's.
 
@@ -260,6 +302,8 @@ def run_and_judge(ctx: Context, problem: Problem, mistakes: tuple[str, ...], hin
     the first parameter and step that differ.
     """
     obs = _probe(ctx, "trajectory", **problem.args())
+    if isinstance(obs, dict) and "cannot" in obs:
+        _cannot_run(obs, problem)
     expected = simulate(problem)
     params = obs.get("params") if isinstance(obs, dict) else None
     if not isinstance(params, list) or len(params) != len(expected):
@@ -351,86 +395,121 @@ def builds(ctx: Context) -> None:
                           "Write `class MySGD(torch.optim.Optimizer):` and call super().__init__(params, defaults): "
                           "the base class gives param_groups, state, zero_grad(), state_dict() and load_state_dict().",
                           cause="not_an_optimizer")
+    if not obs.get("initialised", True) and obs["param_groups"] is None:
+        raise CheckFailed("MySGD to be initialised through super().__init__(params, defaults)",
+                          "a torch.optim.Optimizer subclass without param_groups or state: its __init__ never "
+                          "calls super().__init__",
+                          "Call super().__init__(params, defaults) with defaults = dict(lr=lr, momentum=momentum, "
+                          "weight_decay=weight_decay) instead of keeping your own list of parameters: "
+                          "torch.optim.Optimizer builds param_groups and state, which zero_grad(), state_dict(), "
+                          "load_state_dict() and learning-rate schedulers use.",
+                          cause="no_super_init")
     _check_group(obs, values, "MySGD([p0, p1], lr=0.05, momentum=0.8, weight_decay=0.01)",
                  "Put the constructor's arguments in defaults: "
                  "dict(lr=lr, momentum=momentum, weight_decay=weight_decay).")
 
 
-@check(points=1, depends=[builds],
-       hint="Use the signature __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0).")
-def defaults(ctx: Context) -> None:
-    """MySGD(params) has the default hyper-parameters lr=1e-3, momentum=0, weight_decay=0."""
-    obs = _probe(ctx, "construct", kwargs={})
-    _check_group(obs, DEFAULTS, "MySGD([p0, p1])",
-                 "The defaults are those of the signature __init__(self, params, lr=1e-3, momentum=0.0, "
+DEFAULTS_HINT = ("The defaults are those of the signature __init__(self, params, lr=1e-3, momentum=0.0, "
                  "weight_decay=0.0).")
+
+
+@check(points=1, hint="Use the signature __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0).")
+def defaults(ctx: Context) -> None:
+    """MySGD(params) has the default hyper-parameters lr=1e-3, momentum=0, weight_decay=0.
+
+    Each value is read from param_groups[0] where it is there, else from the default of __init__'s argument
+    of that name: a hyper-parameter missing from param_groups is charged once, by ``builds``.
+    """
+    obs = _probe(ctx, "construct", kwargs={})
+    groups = obs["param_groups"]
+    group = groups[0] if groups and groups[0].get("type") == "dict" else None
+    in_group = group["values"] if group else {}
+    signature = obs.get("signature", {})
+    for key, value in DEFAULTS.items():
+        where = f"param_groups[0]['{key}'] of MySGD([p0, p1])" if key in in_group else f"the default of {key}"
+        found = in_group.get(key, signature.get(key))
+        if found is None:
+            raise CheckFailed(f"MySGD's default {key} to be {value!r}",
+                              f"{key} is neither in param_groups[0] nor an argument of __init__ with a default",
+                              DEFAULTS_HINT, cause="defaults_wrong")
+        number = _number(found)
+        if number is None or abs(number - value) > 1e-12 * max(1.0, abs(value)):
+            raise CheckFailed(f"{where} == {value!r}", describe_observation(found), DEFAULTS_HINT,
+                              cause="defaults_wrong")
 
 
 # ---- trajectories ----
 
-@check(points=1, per_device=True, depends=[builds], hint=PLAIN_HINT)
+@check(points=1, per_device=True, hint=PLAIN_HINT)
 def plain_sgd(ctx: Context) -> None:
     """With lr only, 20 steps follow torch.optim.SGD(params, lr=0.1): p -= lr * grad."""
     problem = _problem(ctx, {"lr": 0.1}, "lr=0.1")
-    run_and_judge(ctx, problem, ("unchanged", "ascent", "no_lr"), PLAIN_HINT)
+    run_and_judge(ctx, problem, PLAIN_MISTAKES, PLAIN_HINT)
 
 
-@check(points=1, per_device=True, depends=[plain_sgd], hint=WEIGHT_DECAY_HINT)
+@check(points=1, per_device=True, hint=WEIGHT_DECAY_HINT)
 def weight_decay(ctx: Context) -> None:
     """With weight_decay, 20 steps follow torch.optim.SGD(params, lr=0.1, weight_decay=0.1)."""
     problem = _problem(ctx, {"lr": 0.1, "weight_decay": 0.1}, "lr=0.1, weight_decay=0.1")
-    run_and_judge(ctx, problem, ("wd_ignored", "wd_sign", "wd_twice", "wd_no_lr"), WEIGHT_DECAY_HINT)
+    run_and_judge(ctx, problem, (*WD_MISTAKES, *PLAIN_MISTAKES),
+                  WEIGHT_DECAY_HINT)
 
 
-@check(points=2, per_device=True, depends=[plain_sgd], hint=MOMENTUM_HINT)
+@check(points=2, per_device=True, hint=MOMENTUM_HINT)
 def momentum(ctx: Context) -> None:
     """With momentum, 20 steps follow torch.optim.SGD(params, lr=0.05, momentum=0.9)."""
     problem = _problem(ctx, {"lr": 0.05, "momentum": 0.9}, "lr=0.05, momentum=0.9")
-    run_and_judge(ctx, problem, ("no_momentum", "dampening_zero", "dampening", "nesterov"), MOMENTUM_HINT)
+    run_and_judge(ctx, problem, (*MOMENTUM_MISTAKES, *PLAIN_MISTAKES),
+                  MOMENTUM_HINT)
 
 
-@check(points=1, per_device=True, depends=[weight_decay, momentum],
+@check(points=1, per_device=True,
        hint="weight_decay and momentum combine wrongly: d_p = p.grad + weight_decay * p first, then "
             "buf = momentum * buf + d_p, then p -= lr * buf.")
 def momentum_weight_decay(ctx: Context) -> None:
     """With momentum and weight_decay, 20 steps follow SGD(params, lr=0.05, momentum=0.9, weight_decay=0.1)."""
     problem = _problem(ctx, {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1},
                        "lr=0.05, momentum=0.9, weight_decay=0.1")
-    run_and_judge(ctx, problem, ("wd_after_momentum", "wd_ignored", "wd_sign", "wd_twice", "wd_no_lr",
-                                 "no_momentum", "dampening", "nesterov"),
+    run_and_judge(ctx, problem, ("wd_after_momentum", *WD_MISTAKES, *MOMENTUM_MISTAKES, *PLAIN_MISTAKES),
                   "weight_decay and momentum combine wrongly: d_p = p.grad + weight_decay * p first, then "
                   "buf = momentum * buf + d_p, then p -= lr * buf.")
 
 
-@check(points=1, per_device=True, depends=[momentum_weight_decay], hint=GROUPS_HINT)
+@check(points=1, per_device=True, hint=GROUPS_HINT)
 def param_groups(ctx: Context) -> None:
     """Two parameter groups, each with its own lr, momentum and weight_decay, each follow their own SGD."""
     groups = [{"params": [0]}, {"params": [1, 2], "lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}]
     problem = _problem(ctx, {"lr": 0.02, "momentum": 0.5}, "MySGD([{'params': [p0]}, {'params': [p1, p2], "
                        "'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.1}], lr=0.02, momentum=0.5)",
                        shapes=((4,), (2, 3), (3,)), groups=groups)
-    run_and_judge(ctx, problem, ("defaults_everywhere", "first_group_only", "last_group_settings"), GROUPS_HINT)
+    try:
+        run_and_judge(ctx, problem, ("defaults_everywhere", "first_group_only", "last_group_settings",
+                                     *PLAIN_MISTAKES), GROUPS_HINT)
+    except StudentRaised as raised:
+        if raised.info.get("hint"):
+            raise
+        raise raised.with_hint(GROUPS_RAISED_HINT) from None
 
 
-@check(points=1, per_device=True, depends=[weight_decay], hint=SKIP_HINT)
+@check(points=1, per_device=True, hint=SKIP_HINT)
 def skips_params_without_grad(ctx: Context) -> None:
     """Parameters whose .grad is None are left alone (one never has a gradient, one only every other step)."""
     problem = _problem(ctx, {"lr": 0.1, "weight_decay": 0.1},
                        "lr=0.1, weight_decay=0.1; parameter 1 never has a gradient, parameter 2 only at odd steps",
                        shapes=((4,), (2, 3), (3,)), missing={1: lambda t: True, 2: lambda t: t % 2 == 1})
-    run_and_judge(ctx, problem, ("none_as_zero",), SKIP_HINT)
+    run_and_judge(ctx, problem, ("none_as_zero", *WD_MISTAKES, *PLAIN_MISTAKES), SKIP_HINT)
 
 
-@check(points=1, per_device=True, depends=[momentum], hint=STATE_HINT)
+@check(points=1, per_device=True, hint=STATE_HINT)
 def state_dict_round_trip(ctx: Context) -> None:
     """Saving state_dict() after 10 steps and loading it into a new MySGD continues the same trajectory."""
     problem = _problem(ctx, {"lr": 0.05, "momentum": 0.9},
                        "lr=0.05, momentum=0.9; after step 10 the optimizer is saved with torch.save(state_dict()) "
                        "and loaded into a new MySGD", resume_at=10)
-    run_and_judge(ctx, problem, ("state_lost",), STATE_HINT)
+    run_and_judge(ctx, problem, ("state_lost", *MOMENTUM_MISTAKES, *PLAIN_MISTAKES), STATE_HINT)
 
 
-@check(points=1, per_device=True, depends=[momentum], hint=LR_CHANGE_HINT)
+@check(points=1, per_device=True, hint=LR_CHANGE_HINT)
 def lr_change(ctx: Context) -> None:
     """A change of group['lr'] between steps (what a scheduler does) takes effect, with momentum."""
     lrs: list[list[float] | None] = [None] * STEPS
@@ -438,10 +517,11 @@ def lr_change(ctx: Context) -> None:
     problem = _problem(ctx, {"lr": 0.05, "momentum": 0.9},
                        "lr=0.05, momentum=0.9; group['lr'] set to 0.02 before step 8 and 0.005 before step 15",
                        lrs=lrs)
-    run_and_judge(ctx, problem, ("lr_fixed", "lr_in_buffer"), LR_CHANGE_HINT)
+    run_and_judge(ctx, problem, ("lr_fixed", "lr_in_buffer", *MOMENTUM_MISTAKES, *PLAIN_MISTAKES),
+                  LR_CHANGE_HINT)
 
 
-@check(points=1, depends=[plain_sgd], hint=CLOSURE_HINT)
+@check(points=1, hint=CLOSURE_HINT)
 def closure(ctx: Context) -> None:
     """step(closure) calls the closure once, steps with the gradient it computed and returns its loss."""
     init, target, lr = ctx.randn(5), ctx.randn(5), 0.1

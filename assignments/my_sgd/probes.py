@@ -7,6 +7,7 @@ A problem is a list of initial parameter values and, for every step, the gradien
 
 from __future__ import annotations
 
+import inspect
 import io
 from typing import Any
 
@@ -48,17 +49,35 @@ def _describe_group(group: Any, params: list[nn.Parameter]) -> dict[str, Any]:
     }
 
 
+def _signature_defaults(cls: Any) -> dict[str, Any]:
+    """The defaults ``__init__`` declares for the hyper-parameters it names (a name without one is left out)."""
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return {}
+    return {name: observe(parameter.default) for name, parameter in signature.parameters.items()
+            if name in HYPER and parameter.default is not inspect.Parameter.empty}
+
+
+def _has_optimizer_state(optimizer: Any) -> bool:
+    """Whether ``optimizer`` holds what Optimizer.__init__ builds: a list param_groups and a dict state."""
+    return isinstance(getattr(optimizer, "param_groups", None), list) and isinstance(getattr(optimizer, "state", None),
+                                                                                     dict)
+
+
 def construct(student: Student, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Build ``MySGD([p0, p1], **kwargs)`` and describe its class and its ``param_groups``."""
+    """Build ``MySGD([p0, p1], **kwargs)`` and describe its class, its ``param_groups`` and its signature."""
     cls = _cls(student)
     params = _params([torch.zeros(3), torch.zeros(2)], student.device)
     optimizer = cls(params, **kwargs)
     groups = getattr(optimizer, "param_groups", None)
     return {
         "is_optimizer": isinstance(optimizer, torch.optim.Optimizer),
+        "initialised": _has_optimizer_state(optimizer),
         "bases": [b.__name__ for b in type(optimizer).__mro__[1:]],
         "param_groups": [_describe_group(g, params) for g in groups] if isinstance(groups, list) else None,
         "param_groups_type": type(groups).__name__,
+        "signature": _signature_defaults(cls),
     }
 
 
@@ -81,11 +100,19 @@ def trajectory(student: Student, init: list[torch.Tensor], grads: list[list[torc
 
     ``lrs[t]``, when given, sets each group's ``lr`` before step ``t`` (what a scheduler does);
     ``resume_at`` saves and reloads the optimizer (a checkpoint) before that step.
+    What the run needs and the optimizer lacks (``param_groups`` to set the lr in, Optimizer's ``state_dict``)
+    is reported as ``{"cannot": ..., "type": ...}``, for the judge to say in words.
     """
     cls = _cls(student)
     device = student.device
     params = _params(init, device)
     optimizer = _build(cls, params, groups, kwargs)
+    needs_groups = groups is not None or lrs is not None
+    if needs_groups and not isinstance(getattr(optimizer, "param_groups", None), list):
+        return {"cannot": "param_groups", "type": type(getattr(optimizer, "param_groups", None)).__name__}
+    if resume_at is not None and not _has_optimizer_state(optimizer):
+        return {"cannot": "state_dict", "type": type(optimizer).__name__,
+                "is_optimizer": isinstance(optimizer, torch.optim.Optimizer)}
     seen: list[list[torch.Tensor]] = [[] for _ in params]
     for t, step_grads in enumerate(grads):
         if resume_at == t:
@@ -113,7 +140,7 @@ def closure(student: Student, init: torch.Tensor, target: torch.Tensor, lr: floa
 
     def loss_closure() -> torch.Tensor:
         calls.append(torch.is_grad_enabled())
-        optimizer.zero_grad()
+        p.grad = None  # what optimizer.zero_grad() does, without needing the student's zero_grad
         loss = ((p - target) ** 2).sum()
         loss.backward()
         return loss
