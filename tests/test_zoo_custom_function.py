@@ -24,6 +24,7 @@ class Case:
     lost: frozenset[str] = frozenset()  # ids of the checks that must lose their points
     # check id -> text (or several texts) its hint or message must contain
     hints: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # texts the results' notes must contain
 
 
 CASES = [
@@ -31,6 +32,13 @@ CASES = [
     Case("correct_einsum.py"),  # einsum in forward and backward, no needs_input_grad
     Case("correct_ctx_attributes.py"),  # ctx.input / ctx.weight instead of save_for_backward, F.linear, 2 gradients
     Case("correct_notebook.ipynb"),  # @ and .T, and a gradcheck cell of its own in the notebook
+    # What torch.autograd.Function accepts is accepted (issue 13): full marks.
+    Case("setup_context_style.py"),  # forward without ctx and a separate setup_context(ctx, inputs, output)
+    Case("ctx_named_self.py"),  # ctx named `self` in forward and `context` in backward
+    # Gradients judged as autograd delivers them: a shape the input broadcasts to is summed to the input's shape
+    # by the engine (sum_to_size), and .grad, gradcheck and training all get the right gradient.
+    Case("bias_not_summed.py"),  # grad_bias = grad_output, shape (N, out): the engine sums it to grad_output.sum(0)
+    Case("bias_keepdim.py"),  # grad_bias = grad_output.sum(0, keepdim=True), shape (1, out)
     # Realistic mistakes: the right checks lose their points, with the right hint.
     Case(
         "grad_weight_transposed.py",  # input.t().mm(grad_output): (in, out) instead of (out, in)
@@ -39,9 +47,31 @@ CASES = [
                                             "grad_weight is transposed")},
     ),
     Case(
-        "bias_not_summed.py",  # grad_bias = grad_output, shape (N, out)
+        "bias_mean_keepdim.py",  # grad_bias = grad_output.mean(0, keepdim=True): the shape is fine, the values not
         lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
-        hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "summed over the batch")},
+        hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "backward returned shape (1, 2)",
+                                            "autograd sums that", "not the mean")},
+    ),
+    Case(
+        "bias_summed_wrong_dim.py",  # grad_bias = grad_output.sum(1), shape (N,): the engine rejects it too
+        lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
+        hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "shape (4,)",
+                                            "summed over the wrong dimension")},
+    ),
+    # A bias without a default costs one point, in the signature check; the bias-free checks call apply(..., None).
+    Case(
+        "bias_no_default.py",  # forward(ctx, input, weight, bias)
+        lost=frozenset({"defines_function"}),
+        hints={"defines_function": ("bias optional", "forward(ctx, input, weight, bias): bias has no default",
+                                    "def forward(ctx, input, weight, bias=None)")},
+        notes=("LinearFunction.apply(input, weight, None)",),
+    ),
+    Case(
+        "setup_context_no_default.py",  # forward(input, weight, bias) with setup_context
+        lost=frozenset({"defines_function"}),
+        hints={"defines_function": ("your class defines setup_context", "bias has no default",
+                                    "def forward(input, weight, bias=None)")},
+        notes=("LinearFunction.apply(input, weight, None)",),
     ),
     Case(
         "bias_grad_when_none.py",  # grad_output.sum(0) returned even for apply(input, weight)
@@ -86,3 +116,7 @@ CASES = [
 def test_zoo(case: Case, schema: dict[str, Any]) -> None:
     doc = grade_zoo_case("custom_function", case.file, case.lost, case.hints, schema, FULL)
     assert doc["errors"] == [], doc["errors"]
+    for text in case.notes:
+        assert any(text in note for note in doc["notes"]), doc["notes"]
+    if not case.notes:
+        assert not any("bias has no default" in note for note in doc["notes"]), doc["notes"]

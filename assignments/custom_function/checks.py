@@ -3,7 +3,9 @@
 ``torch.autograd.gradcheck`` runs in the sandbox, next to the student's code, so its verdict could be forged:
 it can only take points away. A gradient check passes when the judge's own comparison of every gradient
 that backward returns with the exact derivative of ``input @ weight.T + bias`` passes, with gradcheck's
-tolerances (atol 1e-5, rtol 1e-3, float64), and the sandbox's gradcheck agreed.
+tolerances (atol 1e-5, rtol 1e-3, float64), and the sandbox's gradcheck agreed. Each returned gradient is
+judged as autograd's engine delivers it: one of a shape that its input broadcasts to is summed to the input's
+shape first, as the engine does (so ``grad_bias = grad_output`` is right, as gradcheck and training find).
 """
 
 from __future__ import annotations
@@ -95,11 +97,31 @@ def _case(ctx: Context, n: int, i: int, o: int, bias: str) -> dict[str, Any]:
     return {"x": ctx.randn(n, i), "w": ctx.randn(o, i), "b": b, "bias": bias}
 
 
+def _bias_free(ctx: Context) -> str:
+    """How the bias-free checks call apply: "omitted" (apply(input, weight)), or "none" when bias has no default.
+
+    A forward whose bias has no default still works as apply(input, weight, None); the check `defines_function`
+    alone takes its point for the missing default, so the behaviour checks call it that way and say so in a note.
+    """
+    info = _probe(ctx, "structure")
+    if info["is_function"] and info["forward_three"] and not info["forward_two"]:
+        note = ("forward's bias has no default, so the checks without a bias called LinearFunction.apply(input, "
+                "weight, None) instead of LinearFunction.apply(input, weight); only the check `defines_function` "
+                "takes a point for it.")
+        if note not in ctx.notes:
+            ctx.notes.append(note)
+        return "none"
+    return "omitted"
+
+
 @check(points=1, hint=STATIC_HINT)
 def defines_function(ctx: Context) -> None:
     """LinearFunction is a torch.autograd.Function with @staticmethod forward and backward, and apply() runs.
 
-    forward(ctx, input, weight, bias=None) and backward(ctx, grad_output), as in the PyTorch documentation;
+    forward(ctx, input, weight, bias=None) and backward(ctx, grad_output), as in the PyTorch documentation (or
+    forward(input, weight, bias=None) with a separate setup_context(ctx, inputs, output), torch's newer style;
+    ctx may have any name). bias must be optional, so that LinearFunction.apply(input, weight) works: this is the
+    only check that takes a point for a bias without a default (the others then call apply(input, weight, None)).
     LinearFunction.apply(input, weight, bias) returns a tensor (its values are the next check's business).
     """
     info = _probe(ctx, "structure")
@@ -108,19 +130,29 @@ def defines_function(ctx: Context) -> None:
                           f"a class with base classes {', '.join(info['bases'])}",
                           "Subclass torch.autograd.Function: that gives the class its `apply`.",
                           cause="not_a_function")
-    for name in ("forward", "backward"):
+    setup = info.get("setup_context") is not None
+    for name in ("forward", "backward", "setup_context") if setup else ("forward", "backward"):
         if info[name] != "staticmethod":
             raise CheckFailed(f"{name} to be a @staticmethod", f"{name} is a plain {info[name]}", STATIC_HINT,
                               cause="not_staticmethod")
+    form = "forward(input, weight, bias=None)" if setup else "forward(ctx, input, weight, bias=None)"
+    wanted = f"{form} (your class defines setup_context, so torch calls forward without ctx)" if setup else form
     if not info["forward_three"]:
-        raise CheckFailed("forward(ctx, input, weight, bias=None)",
-                          "a forward that cannot take ctx, input, weight, bias", FORWARD_HINT,
+        raise CheckFailed(wanted, f"{info['forward_signature']}, which cannot take those arguments", FORWARD_HINT,
                           cause="wrong_signature")
     if not info["forward_two"]:
-        raise CheckFailed("forward(ctx, input, weight, bias=None): bias optional",
-                          "a forward that needs the bias argument",
-                          "Give bias a default: def forward(ctx, input, weight, bias=None).",
-                          cause="bias_not_optional")
+        raise CheckFailed(
+            f"{wanted}: bias optional, so that LinearFunction.apply(input, weight) works",
+            f"{info['forward_signature']}: bias has no default, so LinearFunction.apply(input, weight) raises "
+            "TypeError (the other checks called LinearFunction.apply(input, weight, None) instead, and took no "
+            "points for this)",
+            f"Give bias a default: def {form}.",
+            cause="bias_not_optional")
+    if setup and not info["setup_context_three"]:
+        raise CheckFailed("setup_context(ctx, inputs, output)",
+                          "a setup_context that cannot be called as setup_context(ctx, inputs, output)",
+                          "torch calls setup_context(ctx, inputs, output) after forward, with inputs the tuple of "
+                          "forward's arguments: unpack it with input, weight, bias = inputs.", cause="wrong_signature")
     if not info["backward_one"]:
         raise CheckFailed("backward(ctx, grad_output)",
                           "a backward that cannot be called as backward(ctx, grad_output)", STATIC_HINT,
@@ -133,7 +165,7 @@ def defines_function(ctx: Context) -> None:
 @check(points=2, per_device=True, hint=FORWARD_HINT)
 def forward(ctx: Context) -> None:
     """LinearFunction.apply(input, weight[, bias]) returns input @ weight.T (+ bias), in float64 and float32."""
-    cases = [_case(ctx, N, IN, OUT, "given"), _case(ctx, *SIZES_NO_BIAS, "omitted"), _case(ctx, 3, 2, 4, "none")]
+    cases = [_case(ctx, N, IN, OUT, "given"), _case(ctx, *SIZES_NO_BIAS, _bias_free(ctx)), _case(ctx, 3, 2, 4, "none")]
     labels = {"given": "with bias", "omitted": "without bias: apply(input, weight)",
               "none": "with bias=None: apply(input, weight, None)"}
     for dtype in ("float64", "float32"):
@@ -161,13 +193,37 @@ def _close(obs: dict[str, Any], expected: torch.Tensor, device: str | None) -> b
     )
 
 
+def _expandable(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
+    """Whether ``shape`` broadcasts to ``to`` (torch's ``is_expandable_to``): every trailing size equal or 1."""
+    return len(shape) <= len(to) and all(s in (1, t) for s, t in zip(reversed(shape), reversed(to), strict=False))
+
+
+def _as_delivered(obs: dict[str, Any], shape: torch.Size) -> dict[str, Any]:
+    """A gradient that backward returned, as autograd's engine delivers it to its input.
+
+    The engine accepts a gradient of any shape that the input's shape broadcasts to, and sums it down to the
+    input's shape (``sum_to_size``): grad_bias = grad_output, of shape (N, out_features), reaches the bias as
+    grad_output.sum(0), and ``.grad``, gradcheck and training all see that. Any other shape is left as it was
+    (the engine raises for it).
+    """
+    found = obs.get("tensor")
+    if not isinstance(found, torch.Tensor) or found.shape == shape or not _expandable(tuple(shape), tuple(found.shape)):
+        return obs
+    return {**obs, "tensor": found.sum_to_size(shape), "shape": list(shape)}
+
+
 def _expect_gradient(obs: dict[str, Any], expected: torch.Tensor, what: str, device: str | None,
                      mistakes: dict[str, tuple[torch.Tensor, str]]) -> None:
-    """Pass when gradcheck's tolerances hold; else fail, naming the error sizes and the likely mistake."""
+    """Pass when gradcheck's tolerances hold for the gradient as autograd delivers it; else fail, naming the mistake."""
     if obs.get("type") == "None":
         raise CheckFailed(f"{what}: a tensor of shape {tuple(expected.shape)}", "None",
                           "backward returned None for an input that requires grad: compute it. " + SHAPES,
                           cause="grad_none")
+    delivered = _as_delivered(obs, expected.shape)
+    if delivered is not obs:
+        what += (f" (backward returned shape {tuple(obs['shape'])}; autograd sums that to the input's shape "
+                 f"{tuple(expected.shape)}, which is what is compared)")
+        obs = delivered
     if not _close(obs, expected, device):
         expect_close(obs, expected, what, device=device, mistakes=mistakes, hint=BACKWARD_HINT)
 
@@ -202,8 +258,6 @@ def _judge_returned(ctx: Context, returned: dict[str, Any], x: torch.Tensor, w: 
     if b is not None:
         assert bias_item is not None
         _expect_gradient(bias_item, g.sum(0), f"grad_bias (the gradient for `bias`) {for_g}", ctx.device, {
-            "not_summed": (g, "grad_bias must be summed over the batch: grad_output.sum(0), shape (out_features,); "
-                              "the bias is added to every row, so its gradient adds up the rows of grad_output."),
             "mean": (g.mean(0), "grad_bias is the sum over the batch, not the mean: grad_output.sum(0)."),
             "wrong_dim": (g.sum(1), "grad_bias is summed over the wrong dimension: grad_output.sum(0) sums the "
                                     "batch (rows) and keeps out_features."),
@@ -216,8 +270,8 @@ def _engine_hint(message: str) -> str:
     if found:
         index = int(found.group(1))
         name = ("grad_input", "grad_weight", "grad_bias")[index] if index < 3 else f"gradient {index}"
-        return (f"{name} has shape [{found.group(2)}], but a gradient has the shape of its input "
-                f"[{found.group(3)}]. " + SHAPES)
+        return (f"{name} has shape [{found.group(2)}], which autograd cannot sum down to its input's shape "
+                f"[{found.group(3)}]: return a gradient of the input's shape. " + SHAPES)
     return _hint_for(message) or BACKWARD_HINT
 
 
@@ -247,7 +301,7 @@ def _judge_backward(ctx: Context, bias: str, sizes: tuple[int, int, int]) -> Non
                              ctx.device, {})
     report = obs["gradcheck"]
     if not report["ok"]:
-        args = "(input, weight, bias)" if bias == "given" else "(input, weight)"
+        args = {"given": "(input, weight, bias)", "none": "(input, weight, None)"}.get(bias, "(input, weight)")
         which = f" for `{report['input']}`" if report["input"] else ""
         out = require_tensor(obs["output"], "the output of forward").double()
         expected_out = _linear(x, w, b)
@@ -282,10 +336,11 @@ def gradcheck_with_bias(ctx: Context) -> None:
 def gradcheck_without_bias(ctx: Context) -> None:
     """Without a bias: gradients for input and weight are exact, the bias gets None, and gradcheck passes (float64).
 
-    LinearFunction.apply(input, weight) is called with two inputs; torch.autograd.gradcheck(LinearFunction.apply,
+    LinearFunction.apply(input, weight) is called with two inputs (apply(input, weight, None) when forward's bias
+    has no default: the check `defines_function` takes that point); torch.autograd.gradcheck(LinearFunction.apply,
     (input, weight)) must pass too.
     """
-    _judge_backward(ctx, "omitted", SIZES_NO_BIAS)
+    _judge_backward(ctx, _bias_free(ctx), SIZES_NO_BIAS)
 
 
 def _mlp_expected(x: torch.Tensor, layers: list[dict[str, Any]], g: torch.Tensor) -> list[dict[str, torch.Tensor]]:

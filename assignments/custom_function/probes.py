@@ -45,17 +45,39 @@ def _binds(func: Any, *args: Any) -> bool:
     return True
 
 
+def _has_setup_context(cls: type) -> bool:
+    """Whether ``cls`` defines its own setup_context, as torch decides it: then forward takes no ctx."""
+    return bool(getattr(cls, "setup_context", None) != torch.autograd.Function.setup_context)
+
+
+def _signature(func: Any) -> str:
+    """``forward(ctx, input, weight, bias)``: the name and signature, as the student wrote them."""
+    try:
+        return f"{getattr(func, '__name__', 'forward')}{inspect.signature(func)}"[:200]
+    except (TypeError, ValueError):
+        return repr(func)[:200]
+
+
 def structure(student: Student) -> dict[str, Any]:
-    """Describe LinearFunction: its base class, how forward and backward are declared, what they accept."""
+    """Describe LinearFunction: its base class, how forward and backward are declared, what they accept.
+
+    With a setup_context of its own (torch's newer style), torch calls forward without ctx, so forward is
+    tried without it; the name of the ctx argument is free either way (torch passes it by position).
+    """
     cls = student.cls("LinearFunction", methods=("forward", "backward"))
     forward, backward = getattr(cls, "forward"), getattr(cls, "backward")  # noqa: B009
+    setup = _has_setup_context(cls) if issubclass(cls, torch.autograd.Function) else False
+    lead: tuple[str, ...] = () if setup else ("ctx",)
     return {
         "is_function": issubclass(cls, torch.autograd.Function),
         "bases": [base.__name__ for base in cls.__bases__],
         "forward": _kind(cls, "forward"),
         "backward": _kind(cls, "backward"),
-        "forward_two": _binds(forward, "ctx", "input", "weight"),
-        "forward_three": _binds(forward, "ctx", "input", "weight", "bias"),
+        "setup_context": _kind(cls, "setup_context") if setup else None,
+        "setup_context_three": _binds(getattr(cls, "setup_context"), "ctx", "inputs", "output") if setup else None,  # noqa: B009
+        "forward_signature": _signature(forward),
+        "forward_two": _binds(forward, *lead, "input", "weight"),
+        "forward_three": _binds(forward, *lead, "input", "weight", "bias"),
         "backward_one": _binds(backward, "ctx", "grad_output"),
     }
 
@@ -96,7 +118,9 @@ def _returned(value: Any) -> dict[str, Any]:
 def _gradcheck(cls: Any, args: tuple[torch.Tensor | None, ...]) -> dict[str, Any]:
     """torch.autograd.gradcheck in float64 with gradcheck's own tolerances; the first line of its complaint."""
     try:
-        ok = torch.autograd.gradcheck(cls.apply, args, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+        # gradcheck takes a None among its inputs (apply(input, weight, None)), though its annotation says otherwise
+        ok = torch.autograd.gradcheck(cls.apply, args, eps=1e-6, atol=1e-5, rtol=1e-3,  # type: ignore[arg-type]
+                                      raise_exception=True)
         return {"ok": bool(ok), "error": None, "input": None}
     except Exception as exc:
         text = str(exc).strip().splitlines()[0].rstrip(",") if str(exc).strip() else type(exc).__name__
