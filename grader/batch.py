@@ -27,6 +27,7 @@ from grader.intake import Discovery, Found, find_submissions
 from grader.intake.files import Refused
 from grader.progress import Progress
 from grader.store import OutputNotWritable, ResultStore
+from grader.submission import READ_LIMIT
 from grader.summaries import print_summary, write_summaries
 from grader.workers import Task
 
@@ -62,16 +63,10 @@ class Plan:
     refused: list[Task]  # rejected without running anything (a link, no file to grade...): ``problem`` says why
 
 
-def _read_limit() -> int:
-    from grader.submission import MAX_BYTES
-
-    return max(MAX_BYTES.values())
-
-
 def _task_for(item: Found, template: Task) -> Task:
     """The task of one submission: its bytes read now (without following links), or why they cannot be."""
     try:
-        data = item.read(_read_limit())
+        data = item.read(READ_LIMIT)
     except Refused as exc:
         return replace(template, path=item.path, id=item.id, name=item.name, problem=exc.message,
                        problem_kind=exc.kind, sha256=hashlib.sha256(exc.message.encode()).hexdigest())

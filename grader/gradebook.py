@@ -63,6 +63,39 @@ class _LeftOut:
                 for reason, ids in self.reasons.items()]
 
 
+def _one_row_per_student(rows: Rows, left_out: _LeftOut, layout: str, key: str, lms_name: str, id_words: str,
+                         importer: str, person: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The (LMS id, name, document) of each student an LMS import can match, one per id, in ``rows``' order.
+
+    The others are added to ``left_out`` with the reason: no identity of this LMS, an anonymous (Canvas
+    ``anon_``) or non-numeric id, a ``crashed`` result (no verdict to write), a second submission for an id.
+    """
+    kept: list[tuple[str, str, dict[str, Any]]] = []
+    seen: dict[str, str] = {}
+    for sub_id, doc in rows:
+        lms = _lms(doc)
+        lms_id = str(lms.get(key) or "") if lms is not None and lms.get("layout") == layout else ""
+        if not lms_id:
+            left_out.add(f"they have no {lms_name} identity (they were not read from a {lms_name} download), and "
+                         f"{importer}; enter these grades by hand", sub_id)
+        elif layout == "canvas" and lms_id.startswith("anon_"):
+            left_out.add("Canvas anonymised these students (anon_… ids), and a gradebook import cannot match an "
+                         "anonymous id; enter these grades in SpeedGrader, or download the submissions again once "
+                         "the assignment is no longer anonymous", sub_id)
+        elif not (lms_id.isascii() and lms_id.isdigit()):
+            left_out.add(f"their {lms_name} {id_words} is not a number, so {lms_name} cannot match it", sub_id)
+        elif doc.get("status") == "crashed":
+            left_out.add(CRASHED, sub_id)
+        elif lms_id in seen:
+            left_out.add(f"a second submission for a {lms_name} {person} already written (one row per student; "
+                         f"the first one, {seen[lms_id]}, is kept)", sub_id)
+        else:
+            seen[lms_id] = sub_id
+            name = lms.get("name") if lms is not None else None
+            kept.append((lms_id, name if isinstance(name, str) else "", doc))
+    return kept
+
+
 def write_gradebook(kind: str, rows: list[tuple[str, dict[str, Any]]], *, title: str, max_score: float,
                     column: str | None = None, now: datetime | None = None) -> tuple[str, list[str]]:
     """The gradebook file of ``kind`` (``canvas``, ``moodle`` or ``csv``) for ``rows``, and its warnings.
@@ -122,28 +155,9 @@ def _canvas(rows: Rows, title: str, max_score: float, column: str | None) -> tup
                         "your Canvas gradebook export, e.g. \"My Linear (12345)\"")
     table: Table = [["Student", "ID", "Section", header], [CANVAS_POINTS_POSSIBLE, "", "", max_score]]
     left_out = _LeftOut()
-    seen: dict[str, str] = {}
-    for sub_id, doc in rows:
-        lms = _lms(doc)
-        user_id = str(lms.get("user_id") or "") if lms is not None and lms.get("layout") == "canvas" else ""
-        if not user_id:
-            left_out.add("they have no Canvas identity (they were not read from a Canvas download), and a Canvas "
-                         "import matches students by their Canvas user id; enter these grades by hand", sub_id)
-        elif user_id.startswith("anon_"):
-            left_out.add("Canvas anonymised these students (anon_… ids), and a gradebook import cannot match an "
-                         "anonymous id; enter these grades in SpeedGrader, or download the submissions again once "
-                         "the assignment is no longer anonymous", sub_id)
-        elif not (user_id.isascii() and user_id.isdigit()):
-            left_out.add("their Canvas user id is not a number, so Canvas cannot match it", sub_id)
-        elif doc.get("status") == "crashed":
-            left_out.add(CRASHED, sub_id)
-        elif user_id in seen:
-            left_out.add(f"a second submission for a Canvas user already written (one row per student; the first "
-                         f"one, {seen[user_id]}, is kept)", sub_id)
-        else:
-            seen[user_id] = sub_id
-            name = lms.get("name") if lms is not None else None
-            table.append([name if isinstance(name, str) else "", user_id, "", doc["score"]])
+    for user_id, name, doc in _one_row_per_student(rows, left_out, "canvas", "user_id", "Canvas", "user id",
+                                                   "a Canvas import matches students by their Canvas user id", "user"):
+        table.append([name, user_id, "", doc["score"]])
     return table, warnings + left_out.warnings()
 
 
@@ -175,25 +189,11 @@ def _moodle(rows: Rows, max_score: float, now: datetime) -> tuple[Table, list[st
     ]
     table: Table = [list(MOODLE_COLUMNS)]
     left_out = _LeftOut()
-    seen: dict[str, str] = {}
-    for sub_id, doc in rows:
-        lms = _lms(doc)
-        pid = str(lms.get("participant_id") or "") if lms is not None and lms.get("layout") == "moodle" else ""
-        if not pid:
-            left_out.add("they have no Moodle identity (they were not read from a Moodle download), and the grading "
-                         "worksheet matches students by their participant id; enter these grades by hand", sub_id)
-        elif not (pid.isascii() and pid.isdigit()):
-            left_out.add("their Moodle participant id is not a number, so Moodle cannot match it", sub_id)
-        elif doc.get("status") == "crashed":
-            left_out.add(CRASHED, sub_id)
-        elif pid in seen:
-            left_out.add(f"a second submission for a Moodle participant already written (one row per student; "
-                         f"the first one, {seen[pid]}, is kept)", sub_id)
-        else:
-            seen[pid] = sub_id
-            name = lms.get("name") if lms is not None else None
-            table.append([MOODLE_PARTICIPANT + pid, name if isinstance(name, str) else "", doc["score"],
-                          _max(doc, max_score), stamp])
+    for pid, name, doc in _one_row_per_student(rows, left_out, "moodle", "participant_id", "Moodle",
+                                               "participant id",
+                                               "the grading worksheet matches students by their participant id",
+                                               "participant"):
+        table.append([MOODLE_PARTICIPANT + pid, name, doc["score"], _max(doc, max_score), stamp])
     return table, warnings + left_out.warnings()
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 #: Largest accepted submission files: notebooks carry outputs, so they get more room.
 MAX_BYTES = {"py": 2 << 20, "ipynb": 32 << 20}
+#: The most bytes read of any submission file (one more tells that a file is over its limit).
+READ_LIMIT = max(MAX_BYTES.values())
 
 #: Cell magics whose body is still Python and is run without the magic line.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
@@ -77,7 +79,7 @@ def read_submission(path: Path, submission_id: str | None = None, *, data: bytes
     unreadable, unreadable_kind = None, "unreadable"
     if data is None:
         try:
-            data = read_regular(path, max(MAX_BYTES.values()), display=name)
+            data = read_regular(path, READ_LIMIT, display=name)
         except Refused as exc:
             data, unreadable, unreadable_kind = b"", exc.message, exc.kind
         except OSError as exc:
@@ -111,7 +113,7 @@ def prepare(sub: Submission) -> None:
     if len(sub.data) > MAX_BYTES[suffix]:
         raise Unloadable(
             "rejected",
-            f"{sub.name} is {'more than ' if len(sub.data) > max(MAX_BYTES.values()) else ''}"
+            f"{sub.name} is {'more than ' if len(sub.data) > READ_LIMIT else ''}"
             f"{len(sub.data) / (1 << 20):.1f} MiB; the limit for .{suffix} files is "
             f"{MAX_BYTES[suffix] >> 20} MiB. Clear the notebook's outputs or remove large data.",
             kind="rejected",

@@ -60,6 +60,21 @@ def failed_ids(doc: dict[str, Any]) -> set[str]:
     return {c["id"] for c in doc["checks"] if c["score"] < c["max_score"]}
 
 
+def stable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A result without what legitimately changes between runs: timings and the environment."""
+    doc = json.loads(json.dumps(doc))
+    doc.pop("duration_s")
+    doc.pop("environment")
+    for entry in doc["checks"]:
+        entry.pop("duration_s")
+    return doc
+
+
+def result_files(out: Path) -> dict[str, dict[str, Any]]:
+    """Every ``<id>.json`` result in a results folder, by id (``summary.json`` aside)."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if p.name != "summary.json"}
+
+
 def check_by_id(doc: dict[str, Any], check_id: str) -> dict[str, Any]:
     return next(c for c in doc["checks"] if c["id"] == check_id)
 

@@ -11,12 +11,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 
-from conftest import ROOT, ZOO, empty_sandbox_cgroups, run_grader, sandbox_processes, surviving_processes
+from conftest import (
+    ROOT,
+    ZOO,
+    empty_sandbox_cgroups,
+    result_files,
+    run_grader,
+    sandbox_processes,
+    stable,
+    surviving_processes,
+)
 
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"  # forward leaves the bias out: partial credit
@@ -37,21 +45,6 @@ def _class(folder: Path, correct: int, buggy: int) -> list[str]:
         _copy(BUGGY, folder / f"buggy{i:02d}.py", i)
         ids.append(f"buggy{i:02d}")
     return sorted(ids)
-
-
-def _stable(doc: dict[str, Any]) -> dict[str, Any]:
-    """A result without what legitimately changes between runs: timings and the environment."""
-    doc = json.loads(json.dumps(doc))
-    doc.pop("duration_s")
-    doc.pop("environment")
-    for entry in doc["checks"]:
-        entry.pop("duration_s")
-    return doc
-
-
-def _results(out: Path) -> dict[str, dict[str, Any]]:
-    skip = {"summary.json"}
-    return {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if p.name not in skip}
 
 
 def _csv(out: Path) -> list[dict[str, str]]:
@@ -82,7 +75,7 @@ def test_a_class_folder_with_bad_input(tmp_path: Path, schema: dict) -> None:
     assert "id 'alice' is used by 2 files" in run.stderr
 
     ids = sorted(["alice.ipynb", "alice.py", "buggy00", "carol", "dana", "erin", "good00", "good01"])
-    results = _results(out)
+    results = result_files(out)
     assert sorted(results) == ids
     for doc in results.values():
         jsonschema.validate(doc, schema)
@@ -122,7 +115,7 @@ def test_resume_skips_graded_regrades_changed_and_force(tmp_path: Path) -> None:
     _copy(BUGGY, subs / "good00.py", 99)  # good00 changed its file: graded again
     changed = run_grader("grade", "my_linear", subs, "--out", out, "--jobs", "2")
     assert "2 submission(s) already graded" in changed.stderr
-    assert _results(out)["good00"]["score"] < 11.0
+    assert result_files(out)["good00"]["score"] < 11.0
     assert len(_csv(out)) == 3
 
     forced = run_grader("grade", "my_linear", subs, "--out", out, "--jobs", "2", "--force")
@@ -149,7 +142,7 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     assert surviving_processes(str(killed), sandboxes_before=sandboxes_before) == []
     # The zygotes, told by the kernel that their worker died, removed their cgroups before going.
     assert empty_sandbox_cgroups() == []
-    partial = _results(killed)
+    partial = result_files(killed)
     assert 4 <= len(partial) < len(ids), "the kill should land part-way"
     for doc in partial.values():  # whatever was written is whole
         assert doc["status"] == "graded"
@@ -158,9 +151,9 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     assert resumed.returncode == 0
     assert f"{len(partial)} submission(s) already graded" in resumed.stderr
     assert not list(killed.glob(".*.tmp"))
-    final, reference = _results(killed), _results(clean)
+    final, reference = result_files(killed), result_files(clean)
     assert sorted(final) == ids
-    assert {i: _stable(d) for i, d in final.items()} == {i: _stable(d) for i, d in reference.items()}
+    assert {i: stable(d) for i, d in final.items()} == {i: stable(d) for i, d in reference.items()}
     assert [r["id"] for r in _csv(killed)] == ids
 
 
@@ -175,14 +168,14 @@ def test_a_killed_zygote_is_replaced_and_later_submissions_grade_normally(tmp_pa
     out = tmp_path / "out"
     run = run_grader("grade", "my_linear", subs, "--out", out, "--jobs", "1", env={"GRADER_ISOLATION": "none"})
     assert run.returncode == 0, run.stderr
-    results = _results(out)
+    results = result_files(out)
     assert results["a_kill_parent"]["score"] < 10.0  # it lost checks to its own attack
     assert results["b_good"]["score"] == results["c_good"]["score"] == 11.0
     # In its own pid namespace the launcher is out of its reach: it earns what its code earns (no_bias fails).
     walled = tmp_path / "walled"
     run = run_grader("grade", "my_linear", subs, "--out", walled, "--jobs", "1")
     assert run.returncode == 0, run.stderr
-    results = _results(walled)
+    results = result_files(walled)
     assert "pid namespace" in results["a_kill_parent"]["environment"]["isolation"]
     assert results["a_kill_parent"]["score"] == 10.0
     assert results["b_good"]["score"] == results["c_good"]["score"] == 11.0
@@ -269,7 +262,8 @@ def test_dask_scheduler_and_workers_on_loopback_give_the_local_scores(tmp_path: 
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
     assert [r["id"] for r in _csv(remote)] == ids
-    assert {i: _stable(d) for i, d in _results(remote).items()} == {i: _stable(d) for i, d in _results(local).items()}
+    local_docs = {i: stable(d) for i, d in result_files(local).items()}
+    assert {i: stable(d) for i, d in result_files(remote).items()} == local_docs
     # The Dask workers never close their Graders; their zygotes clean up their cgroups as the workers go.
     deadline = time.monotonic() + 10
     while empty_sandbox_cgroups() and time.monotonic() < deadline:

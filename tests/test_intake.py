@@ -7,7 +7,6 @@ stores links as links, and with ``tarfile``), except the small rule tables at th
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import jsonschema
 import lms_samples
 import pytest
 
-from conftest import ROOT, ZOO, run_grader
+from conftest import ROOT, ZOO, result_files, run_grader, stable
 
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"
@@ -27,17 +26,10 @@ SECRET = "hunter2-judge-secret-7c1f"  # in the judge's environment: /proc/self/e
 
 
 def _stable(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = json.loads(json.dumps(doc))
-    doc.pop("duration_s")
-    doc.pop("environment")
-    for entry in doc["checks"]:
-        entry.pop("duration_s")
+    """A result without timings, environment and path (the clean and hostile classes lie in different folders)."""
+    doc = stable(doc)
     doc["submission"].pop("path")
     return doc
-
-
-def _results(out: Path) -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if p.name != "summary.json"}
 
 
 def _all_output(out: Path) -> bytes:
@@ -92,12 +84,12 @@ def test_links_in_a_class_folder_earn_nothing_and_leak_nothing(tmp_path: Path, s
     assert run.returncode == 0, run.stderr
     base = run_grader("grade", "my_linear", clean, "--out", tmp_path / "base", "--jobs", "2", "--seed", "3")
     assert base.returncode == 0, base.stderr
-    results = _results(tmp_path / "out")
+    results = result_files(tmp_path / "out")
     assert sorted(results) == sorted(["alice", "bob", *refused])
     for doc in results.values():
         jsonschema.validate(doc, schema)
     _assert_refused(results, refused, tmp_path / "out")
-    honest = _results(tmp_path / "base")
+    honest = result_files(tmp_path / "base")
     for sub_id in ("alice", "bob"):  # byte-identical to a run without the links, timings and paths aside
         assert _stable(results[sub_id]) == _stable(honest[sub_id])
     assert results["alice"]["score"] == 11 and 0 < results["bob"]["score"] < 11
@@ -115,7 +107,7 @@ def test_links_in_zip_and_tar_archives_are_refused(tmp_path: Path, schema: dict)
     out = tmp_path / "out-zip"
     run = run_grader("grade", "my_linear", archive, "--out", out, "--jobs", "2", env={"GRADER_TEST_SECRET": SECRET})
     assert run.returncode == 0, run.stderr
-    results = _results(out)
+    results = result_files(out)
     assert sorted(results) == sorted(["alice", "bob", *refused])
     _assert_refused(results, refused, out)
     assert results["alice"]["score"] == 11
@@ -133,7 +125,7 @@ def test_links_in_zip_and_tar_archives_are_refused(tmp_path: Path, schema: dict)
     out = tmp_path / "out-tar"
     run = run_grader("grade", "my_linear", tar_path, "--out", out, "--jobs", "1")
     assert run.returncode == 0, run.stderr
-    results = _results(out)
+    results = result_files(out)
     for doc in results.values():
         jsonschema.validate(doc, schema)
     assert {k: (d["status"], d["score"]) for k, d in results.items()} == {
@@ -215,7 +207,7 @@ def test_an_lms_download_is_graded_straight_from_the_archive(kind: str, tmp_path
     run = run_grader("grade", "my_linear", sample.path, "--out", out, "--jobs", "2", "--gradebook", gradebook,
                      "--gradebook-column", "My Linear (4711)")
     assert run.returncode == 0, run.stderr
-    results = _results(out)
+    results = result_files(out)
     assert sorted(results) == sorted([*sample.students, *sample.rejected]), run.stderr
     with (out / f"gradebook-{gradebook}.csv").open(newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
@@ -289,7 +281,7 @@ def test_hostile_archives_beside_a_class_cost_only_their_own_students(tmp_path: 
         run = run_grader("grade", "my_linear", sample.path, "--out", out, "--jobs", "2", timeout=300)
         assert run.returncode == 0, (name, run.stderr[-3000:])
         assert "Traceback" not in run.stderr, name
-        results = _results(out)
+        results = result_files(out)
         for doc in results.values():
             jsonschema.validate(doc, schema)
         for sub_id, expected in sample.students.items():
@@ -327,7 +319,7 @@ def test_two_uploads_of_one_student_and_an_export_without_its_metadata(tmp_path:
     for sample, out in ((canvas, tmp_path / "out-c"), (gradescope, tmp_path / "out-g")):
         run = run_grader("grade", "my_linear", sample.path, "--out", out, "--jobs", "2")
         assert run.returncode == 0, run.stderr
-        results = _results(out)
+        results = result_files(out)
         assert sorted(results) == sorted([*sample.students, *sample.rejected])
         for sub_id, expected in sample.students.items():
             doc = results[sub_id]

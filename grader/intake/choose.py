@@ -21,12 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from grader.intake.archives import is_archive
 from grader.intake.tree import Node, is_noise
-
-
-def is_archive(name: str) -> bool:
-    """Whether a file name looks like an archive (a student's own zip that could not be opened, say)."""
-    return name.lower().endswith((".zip", ".tar", ".tar.gz", ".tgz"))
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 _COPY_SUFFIX = re.compile(r"(?:-\d+| \(\d+\)|_\d+)$")

@@ -130,7 +130,6 @@ def _looks_like(layout: str, tree: Node, visible: dict[str, Node]) -> bool:
 
 
 def _plain(tree: Node, assignment: str) -> Classified:
-    from grader.intake.archives import is_archive
 
     out = Classified("folder")
     for name, child in sorted(tree.visible().items()):
@@ -139,7 +138,7 @@ def _plain(tree: Node, assignment: str) -> Classified:
         if name.startswith("\0"):  # an archive member with a refused name: no student to give it to
             out.problems.append(child.problem or child.path)
         elif child.is_dir:
-            sub_id = name[: -len(".zip")] if is_archive(name) and name.lower().endswith(".zip") else name
+            sub_id = name[: -len(".zip")] if name.lower().endswith(".zip") else name  # alice.zip, opened: alice
             found = _folder_submission(sub_id, child, assignment, None)
             if found.problem_kind == "no_submission_file":  # in a plain folder, nobody's submission: skip it
                 out.problems.append(f"{child.path}: no .py or .ipynb file in this submission folder (skipped)")
