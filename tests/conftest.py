@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,21 +87,59 @@ def schema() -> dict[str, Any]:
     return json.loads(run.stdout)
 
 
+def zoo_id(file: str) -> str:
+    """The submission id a zoo row gets in its assignment's batch (its folder's name)."""
+    return file.replace(".", "_")
+
+
+_ZOO_BATCHES: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+@pytest.fixture(scope="session")
+def zoo_results(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, dict[str, Any]]]:
+    """``zoo_results(ASSIGNMENT)``: every row of ``tests/zoo/ASSIGNMENT`` graded in ONE real `grader grade` run.
+
+    Each zoo file becomes a student's folder (``<file with dots as _>/<file>``) of a plain class folder,
+    graded on the CPU (as on a machine without a GPU) with ``--seed 7`` and two warm workers; returns
+    file name -> results document. The batch runs once per assignment and session, whichever test asks
+    first; a row's test then only reads its document, so a row costs a fork, not a Python and torch start-up.
+    """
+
+    def results(assignment: str) -> dict[str, dict[str, Any]]:
+        if assignment not in _ZOO_BATCHES:
+            files = sorted(p.name for p in (ZOO / assignment).iterdir()
+                           if p.suffix in (".py", ".ipynb") and p.name != "make_notebooks.py")
+            klass = tmp_path_factory.mktemp(f"zoo-{assignment}")
+            for name in files:
+                (klass / zoo_id(name)).mkdir()
+                (klass / zoo_id(name) / name).write_bytes((ZOO / assignment / name).read_bytes())
+            out = tmp_path_factory.mktemp(f"zoo-{assignment}-results")
+            run = run_grader("grade", assignment, klass, "--out", out, "--device", "cpu", "--seed", "7",
+                             "--jobs", "2", timeout=900, env={"CUDA_VISIBLE_DEVICES": ""})
+            assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
+            assert "Traceback" not in run.stderr, run.stderr
+            by_id = result_files(out)
+            _ZOO_BATCHES[assignment] = {name: by_id[zoo_id(name)] for name in files if zoo_id(name) in by_id}
+        return _ZOO_BATCHES[assignment]
+
+    return results
+
+
 def grade_zoo_case(assignment: str, file: str, lost: frozenset[str], hints: dict[str, str | tuple[str, ...]],
-                   schema: dict[str, Any], full: float) -> dict[str, Any]:
-    """Grade ``tests/zoo/ASSIGNMENT/FILE`` on the CPU (as on a machine without a GPU) and check its outcome.
+                   schema: dict[str, Any], full: float,
+                   zoo_results: Callable[[str], dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Check the outcome of ``tests/zoo/ASSIGNMENT/FILE`` in its assignment's batch (the zoo_results fixture).
 
     Exactly the checks in ``lost`` lose their points (a skipped check counts as lost), the score is the
-    rest, the exit status matches, and each check in ``hints`` says each of its texts in its hint or
-    message. Returns the results document for further checks.
+    rest, and each check in ``hints`` says each of its texts in its hint or message. Returns the results
+    document for further checks.
     """
     import jsonschema
 
     path = ZOO / assignment / file
-    run = run_grader("check", assignment, path, "--format", "json", "--seed", "7", "--device", "cpu",
-                     env={"CUDA_VISIBLE_DEVICES": ""})
-    assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
-    doc = run.json()
+    graded = zoo_results(assignment)
+    assert file in graded, f"{file}: the batch wrote no result for it"
+    doc = graded[file]
     jsonschema.validate(doc, schema)
     assert doc["status"] == "graded", doc["errors"]
     assert doc["submission"]["kind"] == path.suffix.lstrip(".")
@@ -108,7 +147,6 @@ def grade_zoo_case(assignment: str, file: str, lost: frozenset[str], hints: dict
     assert failed_ids(doc) == set(lost), messages
     assert doc["max_score"] == full
     assert doc["score"] == full - sum(c["max_score"] for c in doc["checks"] if c["id"] in lost)
-    assert run.returncode == (0 if not lost else 1)
     for check_id, texts in hints.items():
         entry = check_by_id(doc, check_id)
         for text in (texts,) if isinstance(texts, str) else texts:

@@ -6,6 +6,7 @@ The notebook is written by ``tests/zoo/autograd_basics/make_notebooks.py`` (nbfo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,6 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
-def test_zoo(case: Case, schema: dict[str, Any]) -> None:
-    doc = grade_zoo_case("autograd_basics", case.file, case.lost, case.hints, schema, FULL)
+def test_zoo(case: Case, schema: dict[str, Any], zoo_results: Callable[[str], dict[str, Any]]) -> None:
+    doc = grade_zoo_case("autograd_basics", case.file, case.lost, case.hints, schema, FULL, zoo_results)
     assert doc["errors"] == [], doc["errors"]

@@ -7,6 +7,7 @@ as lost) and what the failing checks' hint or message must say. The notebook is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +131,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
-def test_zoo(case: Case, schema: dict[str, Any]) -> None:
-    doc = grade_zoo_case("custom_model", case.file, case.lost, case.hints, schema, FULL)
+def test_zoo(case: Case, schema: dict[str, Any], zoo_results: Callable[[str], dict[str, Any]]) -> None:
+    doc = grade_zoo_case("custom_model", case.file, case.lost, case.hints, schema, FULL, zoo_results)
     assert 0 < doc["score"] or not case.lost, "a realistic mistake should keep partial credit"
     assert doc["errors"] == []

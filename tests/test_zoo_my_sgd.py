@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -147,8 +148,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
-def test_zoo(case: Case, schema: dict[str, Any]) -> None:
-    doc = grade_zoo_case("my_sgd", case.file, case.lost, case.hints, schema, FULL)
+def test_zoo(case: Case, schema: dict[str, Any], zoo_results: Callable[[str], dict[str, Any]]) -> None:
+    doc = grade_zoo_case("my_sgd", case.file, case.lost, case.hints, schema, FULL, zoo_results)
     assert doc["errors"] == []
     for check_id in case.hints:
         assert check_by_id(doc, check_id)["status"] == "failed"  # the check itself failed, not skipped

@@ -7,6 +7,7 @@ as lost) and what the failing checks' hint or message must say. The notebooks ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +108,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
-def test_zoo(case: Case, schema: dict[str, Any]) -> None:
-    doc = grade_zoo_case("training_loop", case.file, case.lost, case.hints, schema, FULL)
+def test_zoo(case: Case, schema: dict[str, Any], zoo_results: Callable[[str], dict[str, Any]]) -> None:
+    doc = grade_zoo_case("training_loop", case.file, case.lost, case.hints, schema, FULL, zoo_results)
     assert doc["errors"] == []
     assert 0 < doc["score"] <= FULL
