@@ -65,9 +65,21 @@ def parameters_registered(ctx: Context) -> None:
             cause="parameter_converted" if derived else "not_parameter",
         )
     expected = {"weights": [IN, OUT], "bias": [OUT]}
+    layout = info["layout"]
     if sorted(params) != sorted(expected):
-        raise CheckFailed(f"named_parameters() to be exactly {sorted(expected)}", f"{sorted(params)}",
-                          "Name the attributes exactly `weights` and `bias` and register nothing else as a parameter.",
+        renamed = [(role, layout[role]) for role in expected if layout[role] != role and layout[role] in params]
+        hint = "Name the attributes exactly `weights` and `bias` and register nothing else as a parameter."
+        if renamed:
+            asked = " and ".join(f"`{role}`" for role, _ in renamed)
+            defined = " and ".join(f"`{name}`" for _, name in renamed)
+            hint = (f"The assignment asks for {asked}; your MyLinear defines {defined}. Rename "
+                    f"{'them' if len(renamed) > 1 else 'it'}: the course's code and tests use the assignment's "
+                    "names. (The other checks judged your layer under your names, so this is the only check that "
+                    "costs you points for it.)")
+            if layout["transposed"]:
+                hint += (f" Your `{layout['weights']}` is also stored (out_features, in_features), torch.nn.Linear's "
+                         "layout; the course stores weights as (in_features, out_features) and computes x @ weights.")
+        raise CheckFailed(f"named_parameters() to be exactly {sorted(expected)}", f"{sorted(params)}", hint,
                           cause="wrong_parameter_names")
     for name, shape in expected.items():
         p = params[name]
@@ -77,7 +89,8 @@ def parameters_registered(ctx: Context) -> None:
                 f"{name} of shape {tuple(shape)} for MyLinear({IN}, {OUT})",
                 f"shape {tuple(p['shape'])}",
                 "The course stores weights as (in_features, out_features) and computes x @ weights; you "
-                "stored the transpose (torch.nn.Linear's convention)." if transposed else
+                "stored the transpose (torch.nn.Linear's convention). (The other checks judged your layer in "
+                "your layout, so this is the only check that costs you points for it.)" if transposed else
                 "weights is (in_features, out_features); bias is (out_features,).",
                 cause="weights_transposed" if transposed else "wrong_shape",
             )
@@ -102,8 +115,10 @@ def no_bias(ctx: Context) -> None:
         found = "no bias attribute" if info["bias"]["type"] == "missing" else describe_observation(info["bias"])
         raise CheckFailed("self.bias is None when bias=False", found, cause="bias_false_ignored")
     names = [p["name"] for p in info["parameters"]]
-    if names != ["weights"]:
-        raise CheckFailed("named_parameters() == ['weights'] when bias=False", f"{names}", cause="bias_false_ignored")
+    weights_name = info["layout"]["weights"]  # the student's own name for it: parameters_registered charges a rename
+    if names != [weights_name]:
+        raise CheckFailed(f"named_parameters() == [{weights_name!r}] when bias=False", f"{names}",
+                          cause="bias_false_ignored")
     weights = ctx.randn(IN, OUT)
     x = ctx.randn(4, IN)
     (out,) = ctx.probe("forward", in_features=IN, out_features=OUT, bias=False, weights=weights,
