@@ -18,7 +18,7 @@ import jsonschema
 import lms_samples
 import pytest
 
-from conftest import ROOT, ZOO, result_files, run_grader, stable
+from conftest import ROOT, ZOO, Run, in_parallel, result_files, run_grader, stable
 
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"
@@ -198,14 +198,28 @@ LAYOUTS = {
 _LMS_ID = {"canvas": "user_id", "moodle": "participant_id", "gradescope": "submission_id", "repositories": "username"}
 
 
+@pytest.fixture(scope="module")
+def lms_downloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Any, Path, Run]]:
+    """Every LMS-shaped download graded by its own real `grader grade` (two commands at a time): kind ->
+    (sample, results folder, the finished command)."""
+    def grade(kind: str) -> tuple[Any, Path, Run]:
+        download = tmp_path_factory.mktemp(f"download-{kind}")
+        sample = LAYOUTS[kind](download)
+        out = tmp_path_factory.mktemp(f"out-{kind}") / "out"
+        gradebook = sample.layout if sample.layout in ("canvas", "moodle") else "csv"
+        run = run_grader("grade", "my_linear", sample.path, "--out", out, "--jobs", "2", "--gradebook", gradebook,
+                         "--gradebook-column", "My Linear (4711)")
+        return sample, out, run
+
+    kinds = sorted(LAYOUTS)
+    return dict(zip(kinds, in_parallel([lambda k=k: grade(k) for k in kinds]), strict=True))
+
+
 @pytest.mark.parametrize("kind", sorted(LAYOUTS))
-def test_an_lms_download_is_graded_straight_from_the_archive(kind: str, tmp_path: Path, schema: dict) -> None:
-    (tmp_path / "download").mkdir()
-    sample = LAYOUTS[kind](tmp_path / "download")
-    out = tmp_path / "out"
+def test_an_lms_download_is_graded_straight_from_the_archive(
+        kind: str, lms_downloads: dict[str, tuple[Any, Path, Run]], schema: dict) -> None:
+    sample, out, run = lms_downloads[kind]
     gradebook = sample.layout if sample.layout in ("canvas", "moodle") else "csv"
-    run = run_grader("grade", "my_linear", sample.path, "--out", out, "--jobs", "2", "--gradebook", gradebook,
-                     "--gradebook-column", "My Linear (4711)")
     assert run.returncode == 0, run.stderr
     results = result_files(out)
     assert sorted(results) == sorted([*sample.students, *sample.rejected]), run.stderr
@@ -275,10 +289,13 @@ def test_hostile_archives_beside_a_class_cost_only_their_own_students(tmp_path: 
         (tmp_path / name).mkdir()
     made = {name: getattr(lms_samples, name)(tmp_path / name) for name in names if name != "links_tar"}
     made["links_tar"] = lms_samples.links_tar(tmp_path / "links_tar", "gz")
-    outs = {}
+    outs = {name: tmp_path / f"out-{name}" for name in made}
+    runs = dict(zip(made, in_parallel([
+        lambda name=name: run_grader("grade", "my_linear", made[name].path, "--out", outs[name], "--jobs", "2",
+                                     timeout=300)
+        for name in made]), strict=True))
     for name, sample in made.items():
-        out = outs[name] = tmp_path / f"out-{name}"
-        run = run_grader("grade", "my_linear", sample.path, "--out", out, "--jobs", "2", timeout=300)
+        out, run = outs[name], runs[name]
         assert run.returncode == 0, (name, run.stderr[-3000:])
         assert "Traceback" not in run.stderr, name
         results = result_files(out)
