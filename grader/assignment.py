@@ -38,6 +38,8 @@ class Assignment:
     reference: Path
     aliases: dict[str, list[str]]
     checks: tuple[Check, ...]
+    #: Points of hidden checks left out of this copy (a student release, see :mod:`grader.release`).
+    hidden_points: float = 0.0
 
     @property
     def probes(self) -> Path:
@@ -126,6 +128,7 @@ def _load(name: str, root: Path) -> Assignment:
         reference=root / "reference" / f"{name}.py",
         aliases=dict(getattr(module, "ALIASES", {})),
         checks=checks,
+        hidden_points=float(getattr(module, "HIDDEN_POINTS", 0.0)),
     )
 
 

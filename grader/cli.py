@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("assignments", nargs="*", help="assignments to validate (default: all)")
     validate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
 
+    release = commands.add_parser("release", help="write what students receive (no solutions, no hidden checks) "
+                                                   "and what the final grading needs")
+    release.add_argument("assignments", nargs="+", help="assignments to release")
+    release.add_argument("--out", type=Path, required=True, help="folder for student/ and autograder/")
+    release.add_argument("--gradescope", action="store_true",
+                         help="also write a Gradescope autograder zip per assignment (OUT/gradescope/NAME.zip)")
+
     commands.add_parser("schema", help="print the JSON Schema of the results document")
     return parser
 
@@ -155,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_batch(args.assignment, args.paths, args.out, options)
             except BatchUsageError as exc:
                 raise UsageError(str(exc)) from None
+        if args.command == "release":
+            return cmd_release(args.assignments, args.out, gradescope=args.gradescope)
         if args.command == "validate":
             from grader.validate import validate
 
@@ -163,6 +172,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects unknown commands
+
+
+def cmd_release(names: list[str], out: Path, *, gradescope: bool = False) -> int:
+    """Write the student and autograder folders (and Gradescope zips); print what each assignment hides."""
+    from grader.release import ReleaseError, release
+
+    for name in names:
+        require_assignment(name)
+    try:
+        released = release(names, out)
+        zips = []
+        if gradescope:
+            from grader.gradescope_bundle import write_bundle
+
+            zips = [write_bundle(item.name, out) for item in released]
+    except ReleaseError as exc:
+        raise UsageError(str(exc)) from None
+    for item in released:
+        hidden = ", ".join(item.hidden_checks) or "none"
+        print(f"{item.name}: {item.public_points:g} public points, {item.hidden_points:g} hidden ({hidden})")
+    print(f"students: {out / 'student'}\nfinal grading: {out / 'autograder'}")
+    for path in zips:
+        print(f"gradescope: {path}")
+    return 0
 
 
 def cmd_list(*, as_json: bool) -> int:

@@ -181,6 +181,11 @@ class _Run:
         self.deadline = started + self.limits.timeout
         self.errors: list[dict[str, Any]] = []
         self.notes: list[str] = []
+        if assignment.hidden_points:
+            self.notes.append(
+                f"This copy of the assignment holds its public checks only: the final grading adds hidden checks "
+                f"worth {assignment.hidden_points:g} more points (out of "
+                f"{assignment.max_score + assignment.hidden_points:g}).")
         self.isolation: list[str] = []
         self.cuda_name: str | None = None
         self.outcomes: dict[tuple[str, str | None], str] = {}

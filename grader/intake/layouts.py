@@ -89,6 +89,11 @@ def _folder_submission(sub_id: str, folder: Node, assignment: str, lms: dict[str
     return _from_choice(sub_id, choose(found, refused, assignment, folder.path), folder.path, lms)
 
 
+def folder_submission(sub_id: str, folder: Node, assignment: str) -> Found:
+    """One student's own upload folder (what Gradescope puts in ``/autograder/submission``), chosen by the rules."""
+    return _folder_submission(sub_id, folder, assignment, None)
+
+
 def unwrap(tree: Node) -> Node:
     """Step into the one folder an export wraps everything in (``assignment_1_export/``, ``hw1-submissions/``)."""
     while True:

@@ -1,0 +1,123 @@
+"""The Gradescope autograder zip of one assignment (`grader release ... --gradescope`).
+
+Gradescope's contract (``../shared/FORMATS.md`` section 5): the zip holds ``setup.sh`` and
+``run_autograder`` at its root and is unpacked into ``/autograder/source``; ``setup.sh`` runs once when the
+image is built (as root, with network access), ``run_autograder`` once per student upload, which lies in
+``/autograder/submission``, and must write ``/autograder/results/results.json``. The default image is
+Ubuntu 22.04, whose ``python3`` (3.10) the harness itself uses, so ``setup.sh`` never replaces it: it makes a
+virtual environment of its own, installs the CPU build of torch into it (from PyTorch's CPU wheel index, or
+where ``GRADER_TORCH_INDEX`` says), then this grader from the wheel inside the zip, so no source checkout is
+needed. The course travels as ``course/assignments/NAME`` (every check, hidden ones included; never a
+reference solution). ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole layout, for tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grader.release import ReleaseError
+
+#: Where setup.sh takes torch from unless GRADER_TORCH_INDEX says otherwise.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+#: Gradescope's default limits (Autograder Settings can raise them): the sandbox must fit inside.
+GRADESCOPE_MEMORY_MIB = 768
+#: The sandbox's memory limit on Gradescope: what the container leaves once the judge and zygote are in.
+SANDBOX_MEMORY_MIB = 512
+#: Seconds one upload may take to grade, inside Gradescope's 10 minutes.
+TIMEOUT_S = 300
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+# It leaves the image's own python3 alone: the grader lives in a virtual environment of its own.
+#   GRADER_TORCH_INDEX  where torch comes from: a package index URL (default: PyTorch's CPU wheels,
+#                       {torch_index}), or "pip-config" for pip's own configuration
+#   GRADER_PYTHON       the Python that makes the environment (default: python3)
+set -euo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="$ROOT/source"
+PYTHON="${{GRADER_PYTHON:-python3}}"
+if ! "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  # Ubuntu's python3 makes virtual environments only with python3-venv installed.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+fi
+"$PYTHON" -m venv "$ROOT/venv"
+PIP=("$ROOT/venv/bin/python" -m pip install --disable-pip-version-check --no-input)
+TORCH_INDEX="${{GRADER_TORCH_INDEX:-{torch_index}}}"
+if [ "$TORCH_INDEX" = "pip-config" ]; then
+  "${{PIP[@]}}" "torch=={torch_version}"
+else
+  "${{PIP[@]}}" "torch=={torch_version}" --index-url "$TORCH_INDEX"
+fi
+"${{PIP[@]}}" "$SOURCE"/{wheel}
+"$ROOT/venv/bin/python" -m grader --version
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this once per upload (in /autograder); it writes /autograder/results/results.json.
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+exec "$ROOT/venv/bin/python" -m grader.gradescope_run --root "$ROOT" --assignment {name}
+"""
+
+
+def write_bundle(name: str, out: Path) -> Path:
+    """Write ``out/gradescope/NAME.zip`` from the release in ``out/autograder``; returns its path.
+
+    Needs this grader's source checkout (to build its wheel) and a release written first.
+    """
+    import torch
+
+    course = out / "autograder" / "assignments" / name
+    if not (course / "checks.py").is_file():
+        raise ReleaseError(f"{course}: no released assignment to bundle (run the release first)")
+    with tempfile.TemporaryDirectory(prefix="grader-wheel-") as scratch:
+        wheel = build_wheel(Path(scratch))
+        target = out / "gradescope" / f"{name}.zip"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".zip.partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
+            _add(bundle, "setup.sh", SETUP_SH.format(torch_index=TORCH_CPU_INDEX,
+                                                     torch_version=torch.__version__.split("+")[0],
+                                                     wheel=wheel.name))
+            _add(bundle, "run_autograder", RUN_AUTOGRADER.format(name=name))
+            bundle.write(wheel, wheel.name)
+            for path in sorted(course.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    bundle.write(path, f"course/assignments/{name}/{path.relative_to(course).as_posix()}")
+        partial.replace(target)
+    return target
+
+
+def _add(bundle: zipfile.ZipFile, name: str, text: str) -> None:
+    """A script at the zip's root, executable once unpacked (Gradescope runs both files directly)."""
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o100755 << 16)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    bundle.writestr(info, text)
+
+
+def build_wheel(folder: Path) -> Path:
+    """Build this grader's wheel into ``folder`` from its source checkout; returns the wheel's path."""
+    source = Path(__file__).resolve().parents[1]
+    if not (source / "pyproject.toml").is_file():
+        raise ReleaseError("--gradescope builds the grader's wheel from its source checkout, and this grader "
+                           f"was installed without one ({source} has no pyproject.toml)")
+    # A clean copy of what the wheel is built from: a build/ folder left in the checkout could add stale modules.
+    copy = folder / "source"
+    shutil.copytree(source / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (source / name).is_file():
+            shutil.copyfile(source / name, copy / name)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(folder),
+         str(copy)],
+        capture_output=True, text=True,
+    )
+    wheels = sorted(folder.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise ReleaseError(f"building the grader's wheel failed:\n{(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return wheels[0]
