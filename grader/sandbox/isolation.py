@@ -296,8 +296,10 @@ def _private_root(libc: _Libc, config: dict[str, Any], *, uses_cuda: bool, drop_
     new = workdir  # an empty folder the judge made; the tmpfs covers it in this namespace only
     size = int(config.get("tmpfs_bytes", 256 << 20))
     libc.mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+    # A folder inside a protected one is never shown; a protected folder inside a shown one (this grader
+    # installed in site-packages beside torch, a course installed there) is covered below, after the binds.
     binds = [p for p in (*SYSTEM_PATHS, *python_paths(), *ETC_FILES)
-             if os.path.lexists(p) and not any(_under(h, os.path.realpath(p)) for h in hidden)]
+             if os.path.lexists(p) and not any(_under(os.path.realpath(p), h) for h in hidden)]
     nodes = [node for node in DEV_NODES if os.path.exists(node)]
     if uses_cuda:  # CUDA also needs the NVIDIA device nodes and a read-only /sys (untested: no GPU here)
         binds.append("/sys")
