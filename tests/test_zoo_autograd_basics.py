@@ -88,6 +88,27 @@ CASES = [
         lost=GRADIENT_CHECKS,
         hints={"course_example[cpu]": ("only for scalar outputs", "Q.backward(gradient=external_grad)")},
     ),
+    Case(
+        "two_backward_calls.py",  # Q.backward() once for a.grad, once more for b.grad: the graph is freed by then
+        lost=GRADIENT_CHECKS,
+        hints={"course_example[cpu]": ("backward through the graph a second time", "two_backward_calls.py, line 15",
+                                       "fills both a.grad and b.grad")},
+    ),
+    Case(
+        "requires_grad_before_clone.py",  # a.detach().requires_grad_(True).clone(): .grad of a non-leaf is None
+        lost=GRADIENT_CHECKS - {"caller_untouched[cpu]"},
+        hints={"course_example[cpu]": ("the gradient for a", "None", "requires_grad_ last, not before .clone()")},
+    ),
+    Case(
+        "b_not_requires_grad.py",  # only a's copy requires grad: b.grad stays None
+        lost=GRADIENT_CHECKS - {"caller_untouched[cpu]"},
+        hints={"course_example[cpu]": ("the gradient for b", "None", COPY)},
+    ),
+    Case(
+        "no_grad_around_q.py",  # Q = q_function(a, b) under torch.no_grad(): Q has no grad_fn, backward fails
+        lost=GRADIENT_CHECKS,
+        hints={"course_example[cpu]": ("does not require grad", "not connected", "torch.no_grad()")},
+    ),
 ]
 
 

@@ -16,7 +16,10 @@ from conftest import grade_zoo_case
 
 FULL = 10.0
 GRADCHECKS = frozenset({"gradcheck_with_bias[cpu]", "gradcheck_without_bias[cpu]"})
-MODULE = "used_in_a_module[cpu]"  # skipped when gradcheck_with_bias fails
+# Judged on its own (issue 13: it depends on no other check): lost when the module's own output or gradients are
+# wrong, or its backward raises, whatever else failed.
+MODULE = "used_in_a_module[cpu]"
+SAVE_ALL = "ctx.save_for_backward(input, weight, bias)"
 
 
 @dataclass(frozen=True)
@@ -45,19 +48,22 @@ CASES = [
         "grad_weight_transposed.py",  # input.t().mm(grad_output): (in, out) instead of (out, in)
         lost=GRADCHECKS | {MODULE},
         hints={"gradcheck_with_bias[cpu]": ("grad_weight (the gradient for `weight`)", "shape (3, 2)",
-                                            "grad_weight is transposed")},
+                                            "grad_weight is transposed"),
+               MODULE: ("invalid gradient at index 1", "grad_weight has shape [5, 3]")},
     ),
     Case(
         "bias_mean_keepdim.py",  # grad_bias = grad_output.mean(0, keepdim=True): the shape is fine, the values not
         lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
         hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "backward returned shape (1, 2)",
-                                            "autograd sums that", "not the mean")},
+                                            "autograd sums that", "not the mean"),
+               MODULE: ("layer 1's bias.grad", "not the mean")},
     ),
     Case(
         "bias_summed_wrong_dim.py",  # grad_bias = grad_output.sum(1), shape (N,): the engine rejects it too
         lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
         hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "shape (4,)",
-                                            "summed over the wrong dimension")},
+                                            "summed over the wrong dimension"),
+               MODULE: "grad_bias has shape [6]"},
     ),
     # A bias without a default costs one point, in the signature check; the bias-free checks call apply(..., None).
     Case(
@@ -103,7 +109,24 @@ CASES = [
             "forward[cpu]": "bias is left out",
             "gradcheck_with_bias[cpu]": ("gradcheck(LinearFunction.apply, (input, weight, bias)) failed for `bias`",
                                          "numerical derivative of YOUR forward"),
+            MODULE: ("the module's output", "bias is left out"),
         },
+    ),
+    Case(
+        "needs_input_grad_swapped.py",  # grad_input under needs_input_grad[1], grad_weight under [0]
+        lost=frozenset({MODULE}),
+        hints={MODULE: ("layer 1's weight.grad", "None", "ctx.needs_input_grad")},
+    ),
+    Case(
+        "saved_without_bias.py",  # save_for_backward(input, weight); input, weight, bias = ctx.saved_tensors
+        lost=GRADCHECKS | {MODULE},
+        hints={"gradcheck_with_bias[cpu]": ("not enough values to unpack", SAVE_ALL), MODULE: SAVE_ALL},
+    ),
+    Case(
+        "bias_grad_total_sum.py",  # grad_bias = grad_output.sum(): a single number
+        lost=frozenset({"gradcheck_with_bias[cpu]", MODULE}),
+        hints={"gradcheck_with_bias[cpu]": ("grad_bias (the gradient for `bias`)", "grad_output.sum(0)"),
+               MODULE: "grad_bias has shape []"},
     ),
     Case(
         "backward_not_static.py",  # works through apply, but backward lacks @staticmethod

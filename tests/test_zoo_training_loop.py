@@ -1,8 +1,8 @@
 """The training_loop zoo: each submission with the outcome it must get, run through the real CLI.
 
-Every row says which checks must lose their points (a check skipped because a prerequisite failed counts
-as lost) and what the failing checks' hint or message must say. The notebooks are written by
-``tests/zoo/training_loop/make_notebooks.py`` (nbformat).
+Every row says which checks must lose their points and what the failing checks' hint or message must say.
+No training_loop check depends on another (issue 13): each runs the student's code itself. The notebooks
+are written by ``tests/zoo/training_loop/make_notebooks.py`` (nbformat).
 """
 
 from __future__ import annotations
@@ -67,11 +67,30 @@ CASES = [
         hints={"returns_floats": ("loss.item()", "0-d torch.Tensor", "requires_grad=True")},
     ),
     Case("nb_losses_as_tensors.ipynb", lost=frozenset({"returns_floats"}), hints={"returns_floats": "loss.item()"}),
+    # A wrong number of epochs (issue 13): the count is charged in epochs_count, and the parameters (trained for
+    # the wrong number of steps) in trained_parameters; the losses of the epochs that did run are judged and right.
     Case(
         "range_one_to_epochs.py",  # for epoch in range(1, epochs): the protocol is right, one epoch is missing
-        lost=frozenset({"epochs_count", "loss_values[cpu]", "trained_parameters[cpu]"}),
-        hints={"epochs_count": ("a list of 5 losses", "4 values", "range(epochs)"),
+        lost=frozenset({"epochs_count", "trained_parameters[cpu]"}),
+        hints={"epochs_count": ("a list of 5 losses", "4 values", "range(epochs)", "one time fewer"),
                "trained_parameters[cpu]": "4 optimizer steps instead of 5"},
+    ),
+    Case(
+        "while_le_epochs.py",  # epoch = 0; while epoch <= epochs: one epoch too many
+        lost=frozenset({"epochs_count", "trained_parameters[cpu]"}),
+        hints={"epochs_count": ("a list of 5 losses", "6 values", "The loop ran 6 times", "one time more"),
+               "trained_parameters[cpu]": "6 optimizer steps instead of 5"},
+    ),
+    Case(
+        "zero_grad_before_loop.py",  # zero_grad() once, before the loop: gradients add up from epoch 2 on
+        lost=WRONG_RUN | {"fresh_gradients[cpu]"},
+        hints={"fresh_gradients[cpu]": ("not between one backward() and the next", "backward() number 2 of 5"),
+               "trained_parameters[cpu]": "gradients accumulate", "loss_values[cpu]": "gradients from earlier epochs"},
+    ),
+    Case(
+        "running_loss.py",  # running_loss += loss.item(); losses.append(running_loss): a running total
+        lost=frozenset({"loss_values[cpu]"}),
+        hints={"loss_values[cpu]": ("running total", "losses.append(loss.item())")},
     ),
     Case(
         "forward_outside_loop.py",  # the second backward() finds the graph freed; evaluate still earns its points

@@ -42,8 +42,9 @@ NONE_GRAD = (
 ERROR_HINTS = (
     ("does not require grad and does not have a grad_fn",
      "Q is not connected to a and b in the autograd graph, so backward has nothing to differentiate. Build Q "
-     "from a and b with torch operations (no torch.tensor(...), .item(), numpy, .detach() or .data), and make the "
-     "copies require grad before computing Q: a = a.detach().clone().requires_grad_(True)."),
+     "from a and b with torch operations (no torch.tensor(...), .item(), numpy, .detach() or .data), outside "
+     "torch.no_grad() (under it autograd records nothing), and make the copies require grad before computing Q: "
+     "a = a.detach().clone().requires_grad_(True)."),
     ("grad can be implicitly created only for scalar outputs",
      "Q is a vector, so Q.backward() needs to know how to weight its entries: call "
      "Q.backward(gradient=external_grad) (that is the vector-Jacobian product the exercise asks for)."),
@@ -52,7 +53,9 @@ ERROR_HINTS = (
     ("Mismatch in shape", "external_grad must have the shape of Q: pass it unchanged as Q.backward(gradient=...)."),
     ("bitwise_xor", "In Python `^` is a bitwise xor, not a power: write a**3 and b**2."),
     ("backward through the graph a second time",
-     "Each call must build Q again from fresh leaf copies and call backward once on it. " + COPY_HINT),
+     "backward() frees the graph it went through, so a second Q.backward() (or torch.autograd.grad) on the same Q "
+     "fails. One Q.backward(gradient=external_grad) fills both a.grad and b.grad: call it once, on a Q built in "
+     "this call from fresh leaf copies. " + COPY_HINT),
 )
 
 

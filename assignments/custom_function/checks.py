@@ -78,11 +78,12 @@ def _hint_for(message: str) -> str | None:
 
 
 def _probe(ctx: Context, name: str, **args: Any) -> Any:
-    """``ctx.probe``, adding a plain-words hint to the torch errors listed in ERROR_HINTS."""
+    """``ctx.probe``, adding a plain-words hint to the torch errors listed in ERROR_HINTS (and the engine's shapes)."""
     try:
         return ctx.probe(name, **args)
     except StudentRaised as raised:
-        hint = _hint_for(str(raised.info.get("message", "")))
+        message = str(raised.info.get("message", ""))
+        hint = _shape_hint(message) or _hint_for(message)
         if hint and not raised.info.get("hint"):
             raise raised.with_hint(hint) from None
         raise
@@ -261,18 +262,25 @@ def _judge_returned(ctx: Context, returned: dict[str, Any], x: torch.Tensor, w: 
             "mean": (g.mean(0), "grad_bias is the sum over the batch, not the mean: grad_output.sum(0)."),
             "wrong_dim": (g.sum(1), "grad_bias is summed over the wrong dimension: grad_output.sum(0) sums the "
                                     "batch (rows) and keeps out_features."),
+            "summed_all": (g.sum(), "grad_bias is one number, the sum of all of grad_output: the bias has one "
+                                    "entry per output feature, so sum over the batch only: grad_output.sum(0)."),
         })
 
 
-def _engine_hint(message: str) -> str:
+def _shape_hint(message: str) -> str | None:
+    """The hint for autograd's engine refusing a gradient of the wrong shape, or None for another message."""
     found = re.search(r"invalid gradient at index (\d+) - got \[([\d, ]*)\] but expected shape compatible with "
                       r"\[([\d, ]*)\]", message)
-    if found:
-        index = int(found.group(1))
-        name = ("grad_input", "grad_weight", "grad_bias")[index] if index < 3 else f"gradient {index}"
-        return (f"{name} has shape [{found.group(2)}], which autograd cannot sum down to its input's shape "
-                f"[{found.group(3)}]: return a gradient of the input's shape. " + SHAPES)
-    return _hint_for(message) or BACKWARD_HINT
+    if not found:
+        return None
+    index = int(found.group(1))
+    name = ("grad_input", "grad_weight", "grad_bias")[index] if index < 3 else f"gradient {index}"
+    return (f"{name} has shape [{found.group(2)}], which autograd cannot sum down to its input's shape "
+            f"[{found.group(3)}]: return a gradient of the input's shape. " + SHAPES)
+
+
+def _engine_hint(message: str) -> str:
+    return _shape_hint(message) or _hint_for(message) or BACKWARD_HINT
 
 
 def _judge_backward(ctx: Context, bias: str, sizes: tuple[int, int, int]) -> None:
@@ -354,14 +362,16 @@ def _mlp_expected(x: torch.Tensor, layers: list[dict[str, Any]], g: torch.Tensor
     return [{k: v.grad for k, v in p.items()} for p in params]
 
 
-@check(points=2, per_device=True, depends=[gradcheck_with_bias],
+@check(points=2, per_device=True,
        hint="Return None (or anything) for inputs that need no gradient, and tensors of the inputs' shapes for the "
             "others; use ctx.needs_input_grad to skip work if you like.")
 def used_in_a_module(ctx: Context) -> None:
     """A float32 two-layer nn.Module built on LinearFunction.apply gets the right gradients from loss.backward().
 
     The module's input does not require grad (ctx.needs_input_grad[0] is False in the first layer) and its
-    hidden layer does: gradients flow through both layers into every weight and bias.
+    hidden layer does: gradients flow through both layers into every weight and bias. Judged on its own, whatever
+    the gradient checks found: a Function with a wrong gradient can still be used in a module, and is judged there
+    by what the module gets.
     """
     x = ctx.randn(6, 4).float().double()
     layers = [{"w": ctx.randn(5, 4).float().double(), "b": ctx.randn(5).float().double()},
@@ -375,8 +385,10 @@ def used_in_a_module(ctx: Context) -> None:
                           "Return the result of the computation from forward; LinearFunction.apply connects it.",
                           cause="graph_cut")
     h = torch.tanh(_linear(x, layers[0]["w"], layers[0]["b"]))
+    no_bias = _linear(torch.tanh(_linear(x, layers[0]["w"], None)), layers[1]["w"], None)
     expect_close(obs["output"], _linear(h, layers[1]["w"], layers[1]["b"]), "the module's output", dtype="float32",
-                 device=ctx.device, hint=FORWARD_HINT)
+                 device=ctx.device, hint=FORWARD_HINT,
+                 mistakes={"no_bias": (no_bias, "The bias is left out: forward must add bias to input @ weight.T.")})
     expected = _mlp_expected(x, layers, g)
     for i, (seen, exp) in enumerate(zip(obs["grads"], expected, strict=True)):
         for key, name in (("w", "weight"), ("b", "bias")):
@@ -386,5 +398,7 @@ def used_in_a_module(ctx: Context) -> None:
                 raise CheckFailed(f"layer {i + 1}'s {name}.grad after loss.backward()", "None",
                                   f"backward returned None for `{name}`: it must return its gradient whenever "
                                   "ctx.needs_input_grad says it is needed.", cause="grad_none")
+            mistakes = {"mean": (exp[key] / x.shape[0], "grad_bias is the sum over the batch, not the mean: "
+                                                        "grad_output.sum(0).")} if key == "b" else {}
             expect_close(seen[key], exp[key], f"layer {i + 1}'s {name}.grad after loss.backward()", dtype="float32",
-                         device=ctx.device, hint=BACKWARD_HINT)
+                         device=ctx.device, hint=BACKWARD_HINT, mistakes=mistakes)

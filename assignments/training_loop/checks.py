@@ -393,8 +393,9 @@ def epochs_count(ctx: Context) -> None:
     if length != EPOCHS:
         steps = _protocol(obs).steps
         if steps == length:
-            hint = (f"The loop ran {length} times: `for epoch in range(epochs):` runs exactly `epochs` times "
-                    "(range(1, epochs) runs one time fewer).")
+            fewer = "range(1, epochs) runs one time fewer" if length < EPOCHS else (
+                "range(epochs + 1) or `while epoch <= epochs` runs one time more")
+            hint = f"The loop ran {length} times: `for epoch in range(epochs):` runs exactly `epochs` times ({fewer})."
         else:
             hint = (f"The model took {steps} optimizer steps but {length} losses came back: append exactly one "
                     "loss per epoch, after its backward() and step().")
@@ -433,33 +434,54 @@ def returns_floats(ctx: Context) -> None:
                           cause="loss_tensor_not_item" if item.get("type") == "Tensor" else "loss_not_float")
 
 
-@check(points=2, per_device=True, depends=[epochs_count],
+RUNNING_TOTAL_HINT = (
+    "These are running totals (loss of epoch 1, then the sum of epochs 1 and 2, ...): append each epoch's own "
+    "loss, losses.append(loss.item()), not a sum kept across epochs."
+)
+
+
+@check(points=2, per_device=True,
        hint="Record each epoch's loss, computed by criterion(model(inputs), labels) before that epoch's step().")
 @_one_thread
 def loss_values(ctx: Context) -> None:
-    """train's losses equal those of the reference run (same model, data and SGD with momentum)."""
+    """train's losses equal those of the reference run (same model, data and SGD with momentum).
+
+    A list of the wrong length is judged on the epochs it shares with the asked-for run (the first
+    min(len, epochs) values): the count itself is the business of `epochs_count` alone.
+    """
     case = _train_case(ctx)
     obs = _probe(ctx, "train", **case.args())
     values = _losses(obs["result"])
+    if not values:
+        what = obs["result"].get("what")
+        found = "an empty list" if what is None else _described(what)
+        raise CheckFailed(f"a list of {EPOCHS} losses to compare with the reference run's", found,
+                          "Return the list of losses, one loss.item() appended per epoch.", cause="no_losses")
     for index, (item, value) in enumerate(zip(obs["result"].get("items", []), values, strict=True)):
         if not isinstance(value, float):
             raise CheckFailed("each returned loss to be a number", f"losses[{index}] is {_described(item)}",
                               ITEM_HINT, cause="loss_not_float")
+    shared = min(len(values), EPOCHS)
     ref, acc = _trajectory(case, EPOCHS + 1), _trajectory(case, EPOCHS, accumulate=True)
-    expected = torch.tensor(ref.losses[:EPOCHS], dtype=torch.float64)
-    found = {"tensor": torch.tensor(values, dtype=torch.float64), "dtype": "float32", "device": "cpu",
-             "shape": [len(values)]}
+    expected = torch.tensor(ref.losses[:shared], dtype=torch.float64)
+    found = {"tensor": torch.tensor(values[:shared], dtype=torch.float64), "dtype": "float32", "device": "cpu",
+             "shape": [shared]}
+    what = "the list of losses returned by train"
+    if len(values) != EPOCHS:
+        what += (f" (its first {shared} of {len(values)} values, the epochs it shares with a run of {EPOCHS}; the "
+                 "count is the check epochs_count's business)")
     problem = _protocol(obs).problem()
     expect_close(
-        found, expected, "the list of losses returned by train",
+        found, expected, what,
         mistakes={
-            "accumulated": (torch.tensor(acc.losses), ZERO_GRAD_HINT),
-            "frozen": (torch.full((EPOCHS,), ref.losses[0]),
+            "accumulated": (torch.tensor(acc.losses[:shared]), ZERO_GRAD_HINT),
+            "frozen": (torch.full((shared,), ref.losses[0]),
                        "The loss never changes, so the parameters never changed. "
                        + (problem[1] if problem else "Does step() see the gradient of backward()?")),
-            "after_step": (torch.tensor(ref.losses[1:]),
+            "after_step": (torch.tensor(ref.losses[1:shared + 1]),
                            "These are the losses after each step: record the loss computed in the epoch's own "
                            "forward pass, before optimizer.step()."),
+            "running_total": (torch.cumsum(expected, 0), RUNNING_TOTAL_HINT),
         },
         hint=problem[1] if problem else None,
     )
