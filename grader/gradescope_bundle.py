@@ -13,17 +13,12 @@ reference solution). ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the who
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from grader.release import ReleaseError
+from grader.release import TORCH_CPU_INDEX, ReleaseError, build_wheel
 
-#: Where setup.sh takes torch from unless GRADER_TORCH_INDEX says otherwise.
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: Gradescope's default limits (Autograder Settings can raise them): the sandbox must fit inside.
 GRADESCOPE_MEMORY_MIB = 768
 #: The sandbox's memory limit on Gradescope: what the container leaves once the judge and zygote are in.
@@ -98,26 +93,3 @@ def _add(bundle: zipfile.ZipFile, name: str, text: str) -> None:
     info.external_attr = (0o100755 << 16)
     info.compress_type = zipfile.ZIP_DEFLATED
     bundle.writestr(info, text)
-
-
-def build_wheel(folder: Path) -> Path:
-    """Build this grader's wheel into ``folder`` from its source checkout; returns the wheel's path."""
-    source = Path(__file__).resolve().parents[1]
-    if not (source / "pyproject.toml").is_file():
-        raise ReleaseError("--gradescope builds the grader's wheel from its source checkout, and this grader "
-                           f"was installed without one ({source} has no pyproject.toml)")
-    # A clean copy of what the wheel is built from: a build/ folder left in the checkout could add stale modules.
-    copy = folder / "source"
-    shutil.copytree(source / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (source / name).is_file():
-            shutil.copyfile(source / name, copy / name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(folder),
-         str(copy)],
-        capture_output=True, text=True,
-    )
-    wheels = sorted(folder.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise ReleaseError(f"building the grader's wheel failed:\n{(proc.stderr or proc.stdout).strip()[-2000:]}")
-    return wheels[0]

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,42 @@ from grader.assignment import Assignment, load_assignment
 
 #: Module-level names a checks module keeps even when nothing in it refers to them (the grader reads them).
 KEPT_NAMES = frozenset({"TITLE", "ALIASES", "HIDDEN_POINTS", "__all__"})
+#: Where students and CI take torch from: PyTorch's own index of CPU wheels (a bare `torch` pulls CUDA's).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+#: The student repository's workflow: check every assignment on each push; summary page and Classroom points.
+WORKFLOW = """# Checks your work on every push, with the course's public checks (python -m grader.classroom).
+# The report is on the run's summary page; the points are also given in the form GitHub Classroom reads.
+name: Grader
+on: [push, workflow_dispatch, repository_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  check:
+    if: github.actor != 'github-classroom[bot]'
+    runs-on: ubuntu-22.04
+    timeout-minutes: 30
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - name: Install PyTorch (CPU) and the grader
+        run: |
+          python -m pip install --disable-pip-version-check torch=={torch_version} --index-url {torch_index}
+          python -m pip install --disable-pip-version-check {install}
+      - name: Check every assignment
+        id: grader
+        run: python -m grader.classroom
+      - name: Points for GitHub Classroom
+        if: always() && steps.grader.outputs.result != ''
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+          GRADER_RESULTS: "${{{{ steps.grader.outputs.result }}}}"
+        with:
+          runners: grader
+"""
 #: What never leaves the instructor's side, wherever it sits in an assignment folder.
 NEVER_COPIED = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".mypy_cache")
 
@@ -66,8 +105,30 @@ def release(names: Iterable[str], out: Path, root: Path | None = None) -> list[R
         hidden_points = sum(c.points for c in assignment.checks if c.hidden)
         released.append(Released(assignment.name, assignment.max_score - hidden_points, hidden_points,
                                  tuple(sorted(hidden))))
-    (student / "README.md").write_text(student_readme(released), encoding="utf-8")
+    wheel = _student_wheel(student / "tools")
+    (student / "README.md").write_text(student_readme(released, wheel), encoding="utf-8")
+    workflow = student / ".github" / "workflows" / "grader.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(WORKFLOW.format(torch_version=_torch_version(), torch_index=TORCH_CPU_INDEX,
+                                        install=f"tools/{wheel.name}" if wheel else "torch-grader"), encoding="utf-8")
     return released
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__).split("+")[0]
+
+
+def _student_wheel(folder: Path) -> Path | None:
+    """The grader's own wheel, for the students to install; None when there is no source checkout to build it."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-wheel-") as scratch:
+            built = build_wheel(Path(scratch))
+            folder.mkdir(parents=True)
+            return Path(shutil.copy2(built, folder / built.name))
+    except ReleaseError:
+        return None
 
 
 def _copy_folder(source: Path, target: Path, skip: set[str]) -> None:
@@ -186,19 +247,26 @@ def _without(source: str, tree: ast.Module, kept: list[ast.stmt]) -> str:
     return text
 
 
-def student_readme(released: list[Released]) -> str:
+def student_readme(released: list[Released], wheel: Path | None = None) -> str:
     """The README of the student folder: the one command to run, and what the final grading adds."""
+    install = f"pip install tools/{wheel.name}" if wheel else "pip install torch-grader"
     lines = [
         "# Assignments",
         "",
         "Each folder under `assignments/` holds an assignment's statement (`statement.md`) and the file to",
         "complete, as a Python file and as a notebook: work in whichever you prefer.",
         "",
-        "Check your work from this folder (the grader runs your code in a sandbox and explains each check):",
+        "Install the CPU build of PyTorch and the grader once, then check your work from this folder (the",
+        "grader runs your code in a sandbox and explains each check):",
         "",
         "```bash",
+        f"pip install torch --index-url {TORCH_CPU_INDEX} && {install}",
         "grader check ASSIGNMENT assignments/ASSIGNMENT/ASSIGNMENT.py     # or the .ipynb",
         "```",
+        "",
+        "Every push also runs the checks on GitHub (`.github/workflows/grader.yml`): the job's summary page",
+        "shows the same report and points. Your course staff grade from your repository itself, not from",
+        "those numbers.",
         "",
         "| Assignment | Points you can check here | Points the final grading adds (hidden checks) |",
         "| --- | --- | --- |",
@@ -212,3 +280,26 @@ def student_readme(released: list[Released]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def build_wheel(folder: Path) -> Path:
+    """Build this grader's wheel into ``folder`` from its source checkout; returns the wheel's path."""
+    source = Path(__file__).resolve().parents[1]
+    if not (source / "pyproject.toml").is_file():
+        raise ReleaseError("--gradescope builds the grader's wheel from its source checkout, and this grader "
+                           f"was installed without one ({source} has no pyproject.toml)")
+    # A clean copy of what the wheel is built from: a build/ folder left in the checkout could add stale modules.
+    copy = folder / "source"
+    shutil.copytree(source / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (source / name).is_file():
+            shutil.copyfile(source / name, copy / name)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(folder),
+         str(copy)],
+        capture_output=True, text=True,
+    )
+    wheels = sorted(folder.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise ReleaseError(f"building the grader's wheel failed:\n{(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return wheels[0]

@@ -6,8 +6,10 @@ import ast
 import itertools
 import json
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -138,20 +140,22 @@ def _leaks(reference: str, folder: Path) -> list[str]:
     """Where a solution shows in a release.
 
     The stubs, the README and any other file the student receives may hold no solution line at all. The
-    grader's own code shipped for `grader check` (checks.py, probes.py) may share a single idiom with a
-    solution (`optimizer.step()` drives the student's code in a probe) but no two consecutive solution lines.
+    grader's own code shipped for `grader check` (checks.py, probes.py, the grader's wheel) may share a single
+    idiom with a solution (`optimizer.step()` drives the student's code in a probe) but no two consecutive
+    solution lines.
     The statement is the instructor's text for the students, published on purpose, and is not scanned.
     """
     lines = _solution_lines(reference)
     pairs = {(block[i], block[i + 1]) for block in _solution_blocks(reference) for i in range(len(block) - 1)}
     found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "statement.md"):
-        text = path.read_text(encoding="utf-8")
+    for path, text in _texts(folder):
+        if path.name == "statement.md":
+            continue
         if path.suffix == ".ipynb":
             cells = json.loads(text)["cells"]
             text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         mine = [line.strip() for line in text.splitlines() if _significant(line)]
-        if path.name in ("checks.py", "probes.py"):
+        if path.name in ("checks.py", "probes.py") or path.parent.suffix == ".whl" or ".whl/" in str(path):
             found += [f"{path}: {a!r} then {b!r}" for a, b in itertools.pairwise(mine) if (a, b) in pairs]
         else:
             found += [f"{path}: {line!r}" for line in mine if line in lines]
@@ -174,13 +178,22 @@ def _hidden_check_lines(checks_source: str) -> set[str]:
     return found
 
 
+def _texts(folder: Path) -> list[tuple[Path, str]]:
+    """Every file of a release as text, and every file inside its wheel (the grader the students install)."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix == ".whl":
+            with zipfile.ZipFile(path) as wheel:
+                found += [(path / name, wheel.read(name).decode("utf-8", "replace")) for name in wheel.namelist()]
+        else:
+            found.append((path, path.read_text(encoding="utf-8")))
+    return found
+
+
 def _release_lines(folder: Path) -> dict[str, Path]:
     """Every stripped line of every file in a release (notebook cells included, as JSON strings)."""
     lines: dict[str, Path] = {}
-    for path in folder.rglob("*"):
-        if not path.is_file():
-            continue
-        text = path.read_text(encoding="utf-8")
+    for path, text in _texts(folder):
         if path.suffix == ".ipynb":
             text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
         for line in text.splitlines():
@@ -269,19 +282,71 @@ def test_the_course_release_holds_no_solution_line_and_no_hidden_check(course_re
 
 
 def test_check_inside_the_course_release_gives_the_public_score(course_release: Path) -> None:
+    """Each reference earns the public checks' full score from inside the release; a stub notebook earns 0."""
     student = course_release / "student"
     names = sorted(ASSIGNMENTS)
-    references = in_parallel([
-        lambda n=n: run_grader("check", n, ROOT / "reference" / f"{n}.py", "--format", "json", "--seed", "3",
-                               cwd=student) for n in names])
-    stubs = in_parallel([
-        lambda n=n: run_grader("check", n, student / "assignments" / n / f"{n}.ipynb", "--format", "json",
-                               cwd=student) for n in names])
-    for name, reference, stub in zip(names, references, stubs, strict=True):
+    runs = in_parallel([
+        *(lambda n=n: run_grader("check", n, ROOT / "reference" / f"{n}.py", "--format", "json", "--seed", "3",
+                                 cwd=student) for n in names),
+        lambda: run_grader("check", "my_sgd", student / "assignments" / "my_sgd" / "my_sgd.ipynb", "--format", "json",
+                           cwd=student)])
+    for name, reference in zip(names, runs, strict=False):
         public = json.loads(reference.stdout)
         hidden_points = ASSIGNMENTS[name] - public["max_score"]
         assert reference.returncode == 0 and public["score"] == public["max_score"], (name, reference.stderr)
         assert not any(c["hidden"] for c in public["checks"]), name
         if hidden_points:
             assert any(f"worth {hidden_points:g} more points" in note for note in public["notes"]), name
-        assert json.loads(stub.stdout)["score"] == 0, name
+    stub = json.loads(runs[-1].stdout)
+    assert stub["score"] == 0 and stub["max_score"] == json.loads(runs[names.index("my_sgd")].stdout)["max_score"]
+
+
+def test_the_student_workflow_gives_the_points_grader_check_gives(course_release: Path, tmp_path: Path) -> None:
+    """The release's GitHub Actions workflow, its grading step run here as Actions runs it, in a student's repo."""
+    import base64
+    import os
+
+    import yaml
+
+    repo = tmp_path / "repo"
+    shutil.copytree(course_release / "student", repo)
+    reference = (ROOT / "reference" / "my_linear.py").read_bytes()
+    (repo / "assignments" / "my_linear" / "my_linear.py").write_bytes(reference)
+    (repo / "assignments" / "manual_lr" / "manual_lr.py").write_bytes(
+        (ROOT / "tests" / "zoo" / "manual_lr" / "backward_no_mean.py").read_bytes())
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / "grader.yml").read_text())
+    assert "push" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    steps = workflow["jobs"]["check"]["steps"]
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    wheel = re.search(r"tools/\S+\.whl", install["run"])
+    assert wheel and (repo / wheel.group(0)).is_file()  # the grader the workflow installs is in the repository
+    grading = next(s for s in steps if s.get("id") == "grader")
+    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
+    assert reporter["with"]["runners"] == "grader"
+    assert "steps.grader.outputs.result" in reporter["env"]["GRADER_RESULTS"]
+
+    summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("GRADER_COURSE", None)
+    run = subprocess.run(["bash", "-e", "-c", grading["run"]], cwd=repo, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    encoded = next(line for line in output.read_text().splitlines() if line.startswith("result="))
+    result = json.loads(base64.b64decode(encoded.removeprefix("result=")))
+    assert result["version"] == 1 and result["max_score"] == sum(ASSIGNMENTS.values())
+    points = {name: sum(t["score"] for t in result["tests"] if t["name"].startswith(f"{name}: "))
+              for name in ASSIGNMENTS}
+
+    worked = ["my_linear", "manual_lr"]  # the other assignments are still the stubs: 0 (validate's test)
+    checks = in_parallel([lambda n=n: run_grader("check", n, repo / "assignments" / n / f"{n}.py", "--format",
+                                                 "json", cwd=repo) for n in worked])
+    expected = {n: 0.0 for n in ASSIGNMENTS} | {n: json.loads(c.stdout)["score"] for n, c in zip(worked, checks,
+                                                                                              strict=True)}
+    assert points == expected
+    assert expected["my_linear"] == 11 and 0 < expected["manual_lr"] < 12
+    text = summary.read_text()
+    assert f"## Grader: {sum(expected.values()):g}/{sum(ASSIGNMENTS.values()):g} points" in text
+    assert "| `my_linear` | `assignments/my_linear/my_linear.py` | 11/11 |" in text
+    assert "### manual_lr" in text and "Hint:" in text
+    assert f"Points {sum(expected.values()):g}/" in run.stdout
