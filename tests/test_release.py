@@ -163,10 +163,11 @@ def _leaks(reference: str, folder: Path) -> list[str]:
 
 
 def _hidden_check_lines(checks_source: str) -> set[str]:
-    """Every significant line of every hidden check's source (decorator, docstring, body)."""
+    """Every significant line of the hidden checks' source (decorator, docstring, body) that the rest of
+    ``checks.py`` does not also hold (a loop header or a helper call shared with a public check is public)."""
     tree = ast.parse(checks_source)
     source = checks_source.splitlines()
-    found = set()
+    hidden_rows: set[int] = set()
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
             continue
@@ -174,8 +175,10 @@ def _hidden_check_lines(checks_source: str) -> set[str]:
         if any(k.arg == "hidden" and getattr(k.value, "value", False) is True for d in decorators for k in d.keywords):
             first = min(d.lineno for d in node.decorator_list)
             assert node.end_lineno is not None
-            found |= {line.strip() for line in source[first - 1:node.end_lineno] if _significant(line)}
-    return found
+            hidden_rows |= set(range(first - 1, node.end_lineno))
+    hidden = {source[row].strip() for row in hidden_rows if _significant(source[row])}
+    public = {line.strip() for row, line in enumerate(source) if row not in hidden_rows and _significant(line)}
+    return hidden - public
 
 
 def _texts(folder: Path) -> list[tuple[Path, str]]:
@@ -269,7 +272,6 @@ def course_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_course_release_holds_no_solution_line_and_no_hidden_check(course_release: Path) -> None:
-    released = _release_lines(course_release / "student")
     assert not list((course_release / "student").rglob("reference*"))
     for name in ASSIGNMENTS:
         reference = (ROOT / "reference" / f"{name}.py").read_text()
@@ -277,7 +279,8 @@ def test_the_course_release_holds_no_solution_line_and_no_hidden_check(course_re
         leaks = _leaks(reference, course_release / "student")
         assert not leaks, f"{name}: the solution shows in the student release:\n" + "\n".join(leaks)
         hidden = _hidden_check_lines((ROOT / "assignments" / name / "checks.py").read_text())
-        leaked = {line: str(released[line]) for line in hidden if line in released}
+        own = _release_lines(course_release / "student" / "assignments" / name)
+        leaked = {line: str(own[line]) for line in hidden if line in own}
         assert not leaked, f"{name}: hidden-check lines in the student release: {leaked}"
 
 
@@ -334,7 +337,10 @@ def test_the_student_workflow_gives_the_points_grader_check_gives(course_release
     assert run.returncode == 0, run.stderr[-3000:]
     encoded = next(line for line in output.read_text().splitlines() if line.startswith("result="))
     result = json.loads(base64.b64decode(encoded.removeprefix("result=")))
-    assert result["version"] == 1 and result["max_score"] == sum(ASSIGNMENTS.values())
+    from grader.assignment import load_assignment
+
+    public_points = sum(c.points for n in ASSIGNMENTS for c in load_assignment(n, ROOT).checks if not c.hidden)
+    assert result["version"] == 1 and result["max_score"] == public_points
     points = {name: sum(t["score"] for t in result["tests"] if t["name"].startswith(f"{name}: "))
               for name in ASSIGNMENTS}
 
@@ -344,9 +350,10 @@ def test_the_student_workflow_gives_the_points_grader_check_gives(course_release
     expected = {n: 0.0 for n in ASSIGNMENTS} | {n: json.loads(c.stdout)["score"] for n, c in zip(worked, checks,
                                                                                               strict=True)}
     assert points == expected
-    assert expected["my_linear"] == 11 and 0 < expected["manual_lr"] < 12
+    assert expected["my_linear"] == 10 and 0 < expected["manual_lr"] < 10  # public points: 10 and 9
     text = summary.read_text()
-    assert f"## Grader: {sum(expected.values()):g}/{sum(ASSIGNMENTS.values()):g} points" in text
-    assert "| `my_linear` | `assignments/my_linear/my_linear.py` | 11/11 |" in text
+    assert f"## Grader: {sum(expected.values()):g}/{public_points:g} points" in text
+    assert "The final grading adds hidden checks" in text
+    assert "| `my_linear` | `assignments/my_linear/my_linear.py` | 10/10 |" in text
     assert "### manual_lr" in text and "Hint:" in text
     assert f"Points {sum(expected.values()):g}/" in run.stdout

@@ -185,7 +185,7 @@ def course_example(ctx: Context) -> None:
     _judge_gradients(ctx, obs, a, b, g, "float32", "for the course example")
 
 
-@check(points=1, per_device=True, hint=COPY_HINT)
+@check(hidden=True, points=1, per_device=True, hint=COPY_HINT)
 def random_shapes(ctx: Context) -> None:
     """q_gradients works for 1-D, 2-D and 3-D a, b (external_grad of ones), in float64 and float32."""
     for dtype in ("float64", "float32"):
@@ -295,7 +295,7 @@ def _judge_caller(obs: dict[str, Any], a: torch.Tensor, b: torch.Tensor, g: torc
                               cause="input_returned")
 
 
-@check(points=1, per_device=True, hint=COPY_HINT)
+@check(hidden=True, points=1, per_device=True, hint=COPY_HINT)
 def caller_untouched(ctx: Context) -> None:
     """q_gradients leaves the caller's a, b and external_grad as they were: values, requires_grad and .grad (None)."""
     for requires_grad in (False, True):

@@ -340,7 +340,7 @@ def gradcheck_with_bias(ctx: Context) -> None:
     _judge_backward(ctx, "given", (N, IN, OUT))
 
 
-@check(points=2, per_device=True, hint=BIAS_NONE_HINT)
+@check(hidden=True, points=2, per_device=True, hint=BIAS_NONE_HINT)
 def gradcheck_without_bias(ctx: Context) -> None:
     """Without a bias: gradients for input and weight are exact, the bias gets None, and gradcheck passes (float64).
 

@@ -497,7 +497,7 @@ def _graph_hint(obs: dict[str, Any], layer: str | None, requires_grad: bool = Tr
     return GRAPH_HINT
 
 
-@check(points=1, per_device=True, depends=[builds],
+@check(hidden=True, points=1, per_device=True, depends=[builds],
        hint="Keep every layer registered and create nothing in forward with a fixed device or dtype.")
 def follows_to(ctx: Context) -> None:
     """model.to(device, torch.float64) moves every parameter, and forward then works on a float64 input there."""

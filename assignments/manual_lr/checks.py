@@ -91,7 +91,7 @@ def forward(ctx: Context) -> None:
     )
 
 
-@check(points=1, per_device=True, depends=[builds],
+@check(hidden=True, points=1, per_device=True, depends=[builds],
        hint="Write sigmoid(z) = 1 / (1 + torch.exp(-z)); exp(z) / (1 + exp(z)) overflows to inf/inf = NaN.")
 def sigmoid_stable(ctx: Context) -> None:
     """sigmoid(z) is right and stays finite for |z| up to 1000."""
@@ -183,7 +183,7 @@ def _separable(ctx: Context, m: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
     return x.float().double(), y
 
 
-@check(points=2, per_device=True, depends=[forward, backward, optimize],
+@check(hidden=True, points=2, per_device=True, depends=[forward, backward, optimize],
        hint="Training repeats forward, backward and optimize; if each passes on its own, look for state that is "
             "not updated between steps (e.g. optimize using stale gradients).")
 def learns(ctx: Context) -> None:

@@ -188,7 +188,7 @@ def gradients(ctx: Context) -> None:
             expect_close(grad, exp, f"{name}.grad ({dtype})", dtype=dtype, device=ctx.device)
 
 
-@check(points=1, per_device=True, depends=[builds], hint=REGISTER_HINT)
+@check(hidden=True, points=1, per_device=True, depends=[builds], hint=REGISTER_HINT)
 def follows_to(ctx: Context) -> None:
     """model.to(device, torch.float64) converts weights and bias, which stay registered leaf parameters."""
     x = ctx.randn(3, IN)

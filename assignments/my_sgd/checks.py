@@ -491,7 +491,7 @@ def param_groups(ctx: Context) -> None:
         raise raised.with_hint(GROUPS_RAISED_HINT) from None
 
 
-@check(points=1, per_device=True, hint=SKIP_HINT)
+@check(hidden=True, points=1, per_device=True, hint=SKIP_HINT)
 def skips_params_without_grad(ctx: Context) -> None:
     """Parameters whose .grad is None are left alone (one never has a gradient, one only every other step)."""
     problem = _problem(ctx, {"lr": 0.1, "weight_decay": 0.1},
@@ -521,7 +521,7 @@ def lr_change(ctx: Context) -> None:
                   LR_CHANGE_HINT)
 
 
-@check(points=1, hint=CLOSURE_HINT)
+@check(hidden=True, points=1, hint=CLOSURE_HINT)
 def closure(ctx: Context) -> None:
     """step(closure) calls the closure once, steps with the gradient it computed and returns its loss."""
     init, target, lr = ctx.randn(5), ctx.randn(5), 0.1

@@ -698,7 +698,7 @@ def evaluate_returns_float(ctx: Context) -> None:
                       cause="accuracy_tensor_not_item" if result.get("type") == "Tensor" else "accuracy_not_float")
 
 
-@check(points=1, per_device=True, hint=EVAL_HINT)
+@check(hidden=True, points=1, per_device=True, hint=EVAL_HINT)
 @_one_thread
 def evaluate_eval_mode(ctx: Context) -> None:
     """evaluate runs the model in eval mode (Dropout off, BatchNorm's running statistics used and kept)."""
