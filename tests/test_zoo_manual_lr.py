@@ -23,7 +23,7 @@ ALL = frozenset({
     "builds", "initial_state[cpu]", "forward[cpu]", "sigmoid_stable[cpu]", "backward[cpu]",
     "backward_without_autograd[cpu]", "optimize[cpu]", "learns[cpu]",
 })
-BACKWARD_AND_AFTER = frozenset({"backward[cpu]", "backward_without_autograd[cpu]", "learns[cpu]"})
+FORM = "this is the only check that costs you points for it"
 AUTOGRAD = "no loss.backward(), torch.autograd.grad or requires_grad"
 
 # The zoo is graded as on a machine without a GPU, whatever machine runs the tests, so that the rows that
@@ -67,6 +67,7 @@ CASES = [
     Case("correct_float_lr_kept.py"),  # self.lr kept as a Python float: lr * dw works the same
     Case("correct_colab_cuda_device.py"),  # device = torch.device("cuda") at the top, but every tensor uses it
     Case("correct_split_cells.ipynb"),  # the class over several cells: LR.backward = backward, setattr(LR, ...)
+    Case("correct_parameters.py"),  # w and b as nn.Parameter (as in MyLinear), updated in place under no_grad()
     # Notebooks whose definitions load: full marks, and what was skipped is reported with its cell.
     Case("nb_magics.ipynb", errors=(Err(1, "%matplotlib inline", line=1), Err(3, "%%time", line=1))),
     Case("nb_pip_install.ipynb", errors=(Err(1, "!pip install torch", line=1),)),
@@ -74,15 +75,62 @@ CASES = [
     Case("nb_failing_plot.ipynb", errors=(Err(5, "NameError: name 'plt' is not defined", "runtime_error", 2),)),
     Case("nb_long_training.ipynb", errors=(Err(4, "stopped after 10 s", "cell_timeout"),)),
     Case("nb_while_true.ipynb", errors=(Err(3, "stopped after 10 s", "cell_timeout"),)),
+    # An LR consistent under other names or in another layout is judged in its own: only initial_state, which
+    # looks at names and shapes, charges the form, and says what the assignment asks and what the student wrote.
+    Case(
+        "renamed_weights_bias.py",  # self.weights and self.bias
+        lost=frozenset({"initial_state[cpu]"}),
+        hints={"initial_state[cpu]": ("The assignment asks for `w` and `b`; your LR defines `weights` and `bias`",
+                                      "self.weights (3, 1), self.bias", FORM)},
+    ),
+    Case(
+        "w_row_vector.py",  # w of shape (1, dim), forward w @ x, dw = (yhat - y) @ x.T / m
+        lost=frozenset({"initial_state[cpu]"}),
+        hints={"initial_state[cpu]": ("Your `w` is a row, shape (1, dim)", "computes w.T @ x", "self.w (1, 3)", FORM)},
+    ),
+    Case(
+        "grads_keyed_w_b.py",  # grads["w"], grads["b"]
+        lost=frozenset({"initial_state[cpu]"}),
+        hints={"initial_state[cpu]": ("The assignment asks for the grads keys 'dw' and 'db'; your grads uses 'w' "
+                                      "and 'b'", FORM)},
+    ),
+    Case(
+        "capital_w_dw.py",  # the neural-network notation: W, grads["dW"] (b and db as asked)
+        lost=frozenset({"initial_state[cpu]"}),
+        hints={"initial_state[cpu]": ("The assignment asks for `w`; your LR defines `W`",
+                                      "the grads key 'dw'; your grads uses 'dW'", FORM)},
+    ),
     # Realistic mistakes: the right checks lose their points, with the right hint.
+    # Each mistake is charged where it is made; a later check loses points only when it fails on its own merits
+    # (learns, when training does not separate the data). The separable data set's plane passes through the
+    # origin, so a model without a working bias still learns it.
     Case(
         "no_bias.py",  # the course notes' forward: sigmoid(w.T @ x)
-        lost=frozenset({"forward[cpu]", "learns[cpu]"}),
+        lost=frozenset({"forward[cpu]"}),
         hints={"forward[cpu]": "bias is left out"},
     ),
-    Case("backward_no_mean.py", lost=BACKWARD_AND_AFTER, hints={"backward[cpu]": "1/m"}),
-    Case("backward_sign.py", lost=BACKWARD_AND_AFTER, hints={"backward[cpu]": "sign is flipped"}),
-    Case("dw_transposed.py", lost=BACKWARD_AND_AFTER, hints={"backward[cpu]": "transposed"}),
+    # A hand-written backward with a wrong formula keeps backward_without_autograd: it gives the same gradients
+    # with autograd switched off.
+    Case(
+        "backward_no_mean.py",  # gradients m times too large: with lr = 0.5 training still separates the data
+        lost=frozenset({"backward[cpu]"}),
+        hints={"backward[cpu]": "1/m"},
+    ),
+    Case(
+        "backward_sign.py",  # y - yhat: training climbs the loss
+        lost=frozenset({"backward[cpu]", "learns[cpu]"}),
+        hints={"backward[cpu]": "sign is flipped"},
+    ),
+    Case(
+        "dw_transposed.py",  # dw of shape (1, dim): w - lr * dw broadcasts w to (dim, dim) during training
+        lost=frozenset({"backward[cpu]", "learns[cpu]"}),
+        hints={"backward[cpu]": "transposed", "learns[cpu]": ("shape (3, 3)", "w changed shape during training")},
+    ),
+    Case(
+        "backward_mse_gradient.py",  # dz = (yhat - y) * yhat * (1 - yhat): the squared error's gradient
+        lost=frozenset({"backward[cpu]"}),
+        hints={"backward[cpu]": ("gradient of the squared error", "dz = yhat - y")},
+    ),
     Case(
         "naive_sigmoid.py",  # exp(z) / (1 + exp(z)): inf / inf = NaN for z = 100, 1000
         lost=frozenset({"sigmoid_stable[cpu]"}),
@@ -107,6 +155,11 @@ CASES = [
         "optimize_not_assigned.py",  # w = self.w - ...: a local variable, self.w never changes
         lost=frozenset({"optimize[cpu]", "learns[cpu]"}),
         hints={"optimize[cpu]": "assign the result back"},
+    ),
+    Case(
+        "optimize_forgets_b.py",  # only w is updated; b stays 0, which the data set's plane through the origin allows
+        lost=frozenset({"optimize[cpu]"}),
+        hints={"optimize[cpu]": "optimize must update b too"},
     ),
     Case(
         "w_float64.py",  # torch.zeros((dim, 1), dtype=float) is float64; training on float32 data then fails

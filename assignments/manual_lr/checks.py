@@ -38,12 +38,54 @@ def builds(ctx: Context) -> None:
     ctx.probe("initial_state", dim=DIM)
 
 
+def _form(obs: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(expected, found, hint) when the student's names or w's layout differ from the assignment's, else None.
+
+    The other checks judge the LR under the student's own names and layout (the probes find each attribute by
+    its role), so this is the one place where a consistent difference of form costs points.
+    """
+    layout, shapes = obs["layout"], obs["shapes"]
+    renamed = [(role, layout[role]) for role in ("w", "b", "grads", "lr") if layout[role] != role]
+    rekeyed = [(role, layout[role]) for role in ("dw", "db") if layout[role] != role]
+    if not renamed and not rekeyed and not layout["transposed"]:
+        return None
+    told = []
+    if renamed:
+        asked = " and ".join(f"`{role}`" for role, _ in renamed)
+        defined = " and ".join(f"`{name}`" for _, name in renamed)
+        told.append(f"The assignment asks for {asked}; your LR defines {defined}.")
+    if rekeyed:
+        asked = " and ".join(repr(role) for role, _ in rekeyed)
+        used = " and ".join(repr(key) for _, key in rekeyed)
+        keys = "keys" if len(rekeyed) > 1 else "key"
+        told.append(f"The assignment asks for the grads {keys} {asked}; your grads uses {used}.")
+    if layout["transposed"]:
+        told.append(f"Your `{layout['w']}` is a row, shape (1, dim); the assignment stores w as a column, "
+                    "torch.zeros(dim, 1), and computes w.T @ x.")
+    told.append("Use the assignment's names and shapes: the course's code and tests use them. (The other checks "
+                "judged your LR under your names and in your layout, so this is the only check that costs you "
+                "points for it.)")
+
+    def form(names: dict[str, str], w_shape: list[int], dw_shape: list[int]) -> str:
+        return (f"self.{names['w']} {tuple(w_shape)}, self.{names['b']}, self.{names['grads']}[{names['dw']!r}] "
+                f"{tuple(dw_shape)}, self.{names['grads']}[{names['db']!r}], self.{names['lr']}")
+
+    column = [DIM, 1]
+    as_asked = {role: role for role in ("w", "b", "grads", "lr", "dw", "db")}
+    return (form(as_asked, column, column), form(layout, shapes.get("w", column), shapes.get("dw", column)),
+            " ".join(told))
+
+
 @check(points=2, per_device=True, depends=[builds],
        hint="In __init__: w = torch.zeros(dim, 1), b = torch.scalar_tensor(0), grads = {'dw': zeros like w, "
             "'db': scalar 0}, all float32 and created on the module-level `device`.")
 def initial_state(ctx: Context) -> None:
     """LR(dim) starts with w = zeros (dim, 1), b = 0, grads {'dw', 'db'} of zeros and lr = 0.01, on the device."""
     obs = ctx.probe("initial_state", dim=DIM)
+    form = _form(obs)
+    if form is not None:
+        expected, found, hint = form
+        raise CheckFailed(expected, found, hint, cause="renamed_or_transposed")
     device_hint = ("Create every tensor with device=device (the module-level variable the grader sets), "
                    "not on a hard-coded device.")
     expect_close(obs["w"], torch.zeros(DIM, 1), f"w of LR({DIM})", dtype="float32", device=ctx.device,
@@ -51,7 +93,7 @@ def initial_state(ctx: Context) -> None:
     expect_close(_scalar_obs(obs["b"], "b"), torch.tensor(0.0), "b", dtype="float32", device=ctx.device)
     if obs["grads_type"] != "dict" or sorted(obs["grads"]) != ["db", "dw"]:
         raise CheckFailed("grads to be a dict with keys 'dw' and 'db'",
-                          f"a {obs['grads_type']} with keys {sorted(obs['grads'])}",
+                          f"a {obs['grads_type']} with keys {obs['grads_keys']}",
                           "self.grads = {'dw': torch.zeros(dim, 1), 'db': torch.scalar_tensor(0)}",
                           cause="grads_not_dict")
     expect_close(obs["grads"]["dw"], torch.zeros(DIM, 1), "grads['dw']", dtype="float32", device=ctx.device)
@@ -114,15 +156,21 @@ def _backward_case(ctx: Context) -> dict[str, torch.Tensor]:
             "db": db}
 
 
-def _judge_backward(ctx: Context, obs: dict[str, Any], dw: torch.Tensor, db: torch.Tensor) -> None:
+def _judge_backward(ctx: Context, obs: dict[str, Any], case: dict[str, torch.Tensor]) -> None:
     if obs["grads_type"] != "dict":
         raise CheckFailed("self.grads to be a dict after backward", f"a {obs['grads_type']}",
                           "Store the results in the dict: self.grads['dw'] = ..., self.grads['db'] = ...",
                           cause="grads_not_dict")
-    expect_close(obs["dw"], dw, "grads['dw'] after backward(x, yhat, y)", device=ctx.device, batch=M, features=DIM,
-                 hint="dw = (1/m) * x @ (yhat - y).T, of shape (dim, 1).")
-    expect_close(_scalar_obs(obs["db"], "grads['db']"), db, "grads['db'] after backward(x, yhat, y)",
-                 device=ctx.device, batch=M, features=DIM, hint="db = (1/m) * sum(yhat - y), a scalar.")
+    x, yhat, y = case["x"], case["yhat"], case["y"]
+    squared = (yhat - y) * yhat * (1 - yhat)  # dL/dz of the mean squared error through the sigmoid
+    squared_hint = ("This is the gradient of the squared error, (yhat - y) * yhat * (1 - yhat): for the binary "
+                    "cross-entropy the sigmoid's derivative cancels, and dz = yhat - y.")
+    expect_close(obs["dw"], case["dw"], "grads['dw'] after backward(x, yhat, y)", device=ctx.device, batch=M,
+                 features=DIM, hint="dw = (1/m) * x @ (yhat - y).T, of shape (dim, 1).",
+                 mistakes={"squared_error": (x @ squared.T / M, squared_hint)})
+    expect_close(_scalar_obs(obs["db"], "grads['db']"), case["db"], "grads['db'] after backward(x, yhat, y)",
+                 device=ctx.device, batch=M, features=DIM, hint="db = (1/m) * sum(yhat - y), a scalar.",
+                 mistakes={"squared_error": (squared.sum() / M, squared_hint)})
 
 
 @check(points=2, per_device=True, depends=[builds], hint=AUTOGRAD_HINT)
@@ -131,19 +179,43 @@ def backward(ctx: Context) -> None:
     case = _backward_case(ctx)
     obs = ctx.probe("backward", dim=DIM, w=case["w"], b=case["b"], x=case["x"], yhat=case["yhat"], y=case["y"],
                     autograd_off=False)
-    _judge_backward(ctx, obs, case["dw"], case["db"])
+    _judge_backward(ctx, obs, case)
 
 
-@check(points=1, per_device=True, depends=[backward], hint=AUTOGRAD_HINT)
+@check(points=1, per_device=True, depends=[builds], hint=AUTOGRAD_HINT)
 def backward_without_autograd(ctx: Context) -> None:
-    """backward works with autograd switched off (under torch.no_grad()) and never calls autograd."""
+    """backward works with autograd switched off (under torch.no_grad()) and never calls autograd.
+
+    Judged on its own, whatever the backward check found: a hand-written backward with a wrong formula is still
+    hand-written. It passes when, under torch.no_grad(), it gives the right gradients or the same gradients it
+    gives with autograd on (their values are the backward check's business).
+    """
     case = _backward_case(ctx)
-    obs = ctx.probe("backward", dim=DIM, w=case["w"], b=case["b"], x=case["x"], yhat=case["yhat"], y=case["y"],
-                    autograd_off=True)
+    inputs = {k: case[k] for k in ("w", "b", "x", "yhat", "y")}
+    obs = ctx.probe("backward", dim=DIM, **inputs, autograd_off=True)
     if obs["autograd"]:
         raise CheckFailed("a hand-written backward that does not call autograd",
                           f"calls to {', '.join(sorted(set(obs['autograd'])))}", AUTOGRAD_HINT, cause="autograd_used")
-    _judge_backward(ctx, obs, case["dw"], case["db"])
+    try:
+        _judge_backward(ctx, obs, case)
+        return
+    except CheckFailed as wrong:
+        differs = wrong
+    with_autograd = ctx.probe("backward", dim=DIM, **inputs, autograd_off=False)
+    if with_autograd["grads_type"] != "dict":
+        raise differs
+    if not all(_same_tensor(obs[role], with_autograd[role]) for role in ("dw", "db")):
+        raise CheckFailed("the same gradients with autograd switched off as with it on",
+                          f"different ones; with autograd off: {differs.found}", AUTOGRAD_HINT,
+                          summary=differs.summary, cause="differs_without_autograd")
+
+
+def _same_tensor(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two observations hold tensors of one shape and the same values (NaN matching NaN)."""
+    if not (isinstance(a.get("tensor"), torch.Tensor) and isinstance(b.get("tensor"), torch.Tensor)):
+        return False
+    x, y = a["tensor"].double(), b["tensor"].double()
+    return x.shape == y.shape and torch.allclose(x, y, rtol=1e-5, atol=1e-7, equal_nan=True)
 
 
 @check(points=1, per_device=True, depends=[builds],
@@ -167,7 +239,8 @@ def optimize(ctx: Context) -> None:
         _scalar_obs(obs["b"], "b"), b - lr32 * db, "b after optimize()", device=ctx.device,
         mistakes={
             "ascent": (b + lr32 * db, "b moved uphill: subtract the gradient (b - lr * db)."),
-            "unchanged": (b, "b did not change: assign the result back, self.b = self.b - self.lr * ..."),
+            "unchanged": (b, "b did not change: optimize must update b too, and assign the result back: "
+                                "self.b = self.b - self.lr * self.grads['db']."),
         },
     )
 
@@ -183,14 +256,24 @@ def _separable(ctx: Context, m: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
     return x.float().double(), y
 
 
-@check(hidden=True, points=2, per_device=True, depends=[forward, backward, optimize],
-       hint="Training repeats forward, backward and optimize; if each passes on its own, look for state that is "
-            "not updated between steps (e.g. optimize using stale gradients).")
+@check(hidden=True, points=2, per_device=True, depends=[builds],
+       hint="Training repeats forward, backward and optimize; when they fail on their own, fix them first. If each "
+            "passes on its own, look for state that is not updated between steps (e.g. optimize using stale "
+            "gradients).")
 def learns(ctx: Context) -> None:
-    """Training with forward / backward / optimize separates a linearly separable data set (>= 95% accuracy)."""
+    """Training with forward / backward / optimize separates a linearly separable data set (>= 95% accuracy).
+
+    Runs whatever the other checks found: it judges what training does, not how each step is written.
+    """
     x, y = _separable(ctx)
     obs = ctx.probe("train", x=x, y=y, lr=0.5, epochs=300)
-    w = require_tensor(obs["w"], "w after training").double().reshape(DIM, 1)
+    w = require_tensor(obs["w"], "w after training")
+    if w.numel() != DIM:
+        raise CheckFailed(f"w of shape ({DIM}, 1) after training", f"shape {tuple(w.shape)}",
+                          "w changed shape during training: a gradient whose shape is not w's broadcasts in "
+                          "w - lr * dw ((dim, 1) - (1, dim) is a (dim, dim) matrix). grads['dw'] must have w's shape.",
+                          cause="w_shape_changed")
+    w = w.double().reshape(DIM, 1)
     b = _scalar(obs["b"], "b after training").double()
     accuracy = float(((w.T @ x + b > 0).double() == y).double().mean())
     if not accuracy >= 0.95:
