@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="memory limit of the sandbox in MiB (default 4096)")
     check.add_argument("--seed", type=int, default=None, help="seed for the generated inputs (default: random)")
     check.add_argument("--show-output", action="store_true", help="also show what your code printed")
+    check.add_argument("--no-server", action="store_true",
+                       help="grade in this process even when a check server is running (see README)")
 
     grade = commands.add_parser("grade", help="grade a whole class into a results folder (resumable)")
     grade.add_argument("assignment", help="assignment name, e.g. my_linear (see `grader list`)")
@@ -149,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(
                 args.assignment, args.submission, device=args.device, fmt=args.fmt, output=args.output,
                 timeout=args.timeout, seed=args.seed, show_output=args.show_output, memory=args.memory,
+                no_server=args.no_server,
             )
         if args.command == "grade":
             from grader.batch import BatchOptions, BatchUsageError, run_batch
@@ -229,8 +232,12 @@ def cmd_check(
     seed: int | None = None,
     show_output: bool = False,
     memory: int | None = None,
+    no_server: bool = False,
 ) -> int:
-    """Grade one submission and print (or write) the report; returns the exit status."""
+    """Grade one submission and print (or write) the report; returns the exit status.
+
+    A running check server (see :mod:`grader.server`) grades it when there is one, unless ``no_server``.
+    """
     require_assignment(assignment_name)
     if not submission.exists():
         raise UsageError(f"{submission}: no such file")
@@ -238,6 +245,14 @@ def cmd_check(
         raise UsageError(f"{submission} is a folder; give the .py or .ipynb file to check")
     if output is not None and not output.parent.resolve().is_dir():
         raise UsageError(f"--output {output}: the folder {output.parent} does not exist")
+
+    if not no_server:
+        served = _check_with_server(assignment_name, submission, device=device, fmt=fmt, timeout=timeout,
+                                    seed=seed, show_output=show_output, memory=memory)
+        if served is not None:
+            text, full_marks = served
+            _write_report(text, output)
+            return EXIT_FULL if full_marks else EXIT_NOT_FULL
 
     from grader.grading import DeviceUnavailable, Grader, Options
     from grader.session import Limits
@@ -263,8 +278,39 @@ def cmd_check(
         from grader.report import render_text
 
         text = render_text(result, show_log=show_output)
+    _write_report(text, output)
+    return EXIT_FULL if result.full_marks else EXIT_NOT_FULL
+
+
+def _write_report(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
         write_atomic(output, text)
-    return EXIT_FULL if result.full_marks else EXIT_NOT_FULL
+
+
+def _check_with_server(assignment_name: str, submission: Path, *, device: str, fmt: str, timeout: float | None,
+                       seed: int | None, show_output: bool, memory: int | None) -> tuple[str, bool] | None:
+    """(report, full marks) from the running check server; None when none runs or it went away (said on stderr)."""
+    from grader.assignment import course_root
+    from grader.server import CheckRequest, ServerLost, ServerRefused, ServerUnavailable, check_with_running_server
+
+    request = CheckRequest(assignment=assignment_name, path=str(submission), cwd=os.getcwd(),
+                           root=str(course_root()), device=device, timeout=timeout, memory=memory, seed=seed,
+                           show_output=show_output)
+    try:
+        reply = check_with_running_server(request)
+    except ServerUnavailable:
+        return None
+    except ServerRefused as exc:
+        raise UsageError(str(exc)) from None
+    except ServerLost as exc:
+        print(f"grader: {exc}; checking without it.", file=sys.stderr)
+        return None
+    if fmt == "json":
+        text = json.dumps(reply["document"], indent=2) + "\n"
+    elif fmt == "gradescope":
+        text = json.dumps(reply["gradescope"], indent=2) + "\n"
+    else:
+        text = str(reply["text"])
+    return text, bool(reply["full_marks"])

@@ -30,7 +30,10 @@ def stub_source(reference: str) -> str:
 
 
 def stub_notebook(assignment: Assignment, source: str) -> str:
-    """The notebook stub: the statement as Markdown cells, then the code to complete, then how to check it."""
+    """The notebook stub: the statement as Markdown, the code to complete, then a cell that checks it.
+
+    Its metadata names the assignment (``{"grader": {"assignment": NAME}}``), so ``grader.check()`` needs no name.
+    """
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -38,12 +41,16 @@ def stub_notebook(assignment: Assignment, source: str) -> str:
     cells = [new_markdown_cell(statement, id="statement"), new_code_cell(source, id="solution")]
     cells.append(
         new_markdown_cell(
-            f"Check your work from a terminal: `grader check {assignment.name} {assignment.name}.ipynb`",
+            "Check your work: save the notebook, then run the cell below (or, from a terminal, "
+            f"`grader check {assignment.name} {assignment.name}.ipynb`).",
             id="check",
         )
     )
+    # Inside the grader's sandbox this call does nothing, so the cell costs a graded notebook nothing.
+    cells.append(new_code_cell(f'import grader\n\ngrader.check("{assignment.name}")', id="check-your-work"))
     notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                   "language": "python"}})
+                                                                   "language": "python"},
+                                                    "grader": {"assignment": assignment.name}})
     return str(nbformat.writes(notebook)) + "\n"
 
 
