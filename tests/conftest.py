@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,10 @@ from typing import Any, TypeVar
 import pytest
 
 T = TypeVar("T")
+
+# Every `grader check` the tests run meets no check server but the ones the tests start themselves (in
+# folders of their own): a developer's running server must not answer the suite's checks.
+os.environ.setdefault("GRADER_SERVER_DIR", tempfile.mkdtemp(prefix="grader-test-servers-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "tests" / "zoo"
