@@ -29,7 +29,7 @@ from grader.progress import Progress
 from grader.store import OutputNotWritable, ResultStore
 from grader.submission import READ_LIMIT
 from grader.summaries import print_summary, write_summaries
-from grader.workers import Task
+from grader.workers import DaskPool, Task
 
 
 class BatchUsageError(Exception):
@@ -136,15 +136,11 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
     from grader.assignment import course_root, load_assignment, require_assignment
     from grader.grading import DeviceUnavailable, cuda_available, select_devices
     from grader.session import Limits
-    from grader.workers import DaskPool, LocalPool, task_limits
+    from grader.workers import LocalPool, task_limits
 
     require_assignment(assignment_name)
     import torch  # before any fork: the workers start warm (and nothing here computes with it)
 
-    try:
-        tested, absent = select_devices(options.device, cuda_available())
-    except DeviceUnavailable as exc:
-        raise BatchUsageError(str(exc)) from None
     limits = Limits.for_timeout(options.timeout, options.memory)
     course = str(course_root())
     template = Task(assignment_name, course, "", "", "", options.device, options.seed, task_limits(limits))
@@ -152,12 +148,17 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
     if options.executor == "dask":
         if not options.scheduler:
             raise BatchUsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-        plan = _plan(assignment_name, paths, out, options, template, errors)
+        pool, tested, absent, template = _dask_pool(options, template)
         try:
-            pool = DaskPool(options.scheduler, gpu="cuda" in tested)
-        except (RuntimeError, OSError) as exc:
-            raise BatchUsageError(str(exc)) from None
+            plan = _plan(assignment_name, paths, out, options, template, errors)
+        except BaseException:
+            pool.close()
+            raise
     else:
+        try:
+            tested, absent = select_devices(options.device, cuda_available())
+        except DeviceUnavailable as exc:
+            raise BatchUsageError(str(exc)) from None
         from grader.sandbox.zygote import preload
 
         # The workers are forked before this process reads the class list (or the checks): their zygotes,
@@ -217,6 +218,39 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
               "command again to grade the rest.", file=errors)
         return 130
     return 0
+
+
+def _dask_pool(options: BatchOptions, template: Task) -> tuple[DaskPool, list[str], list[str], Task]:
+    """Connect to the cluster, decide the devices from its workers, check them and ship them the course.
+
+    CUDA is tested only when ``--device cuda`` or ``--device all`` asks for it and some worker offers a
+    ``GPU`` resource (the TA's own machine needs no GPU); only then does each task ask for one ``GPU``.
+    ``auto`` tests the CPU: a worker's own hardware must not change a document, wherever a task runs.
+    """
+    from grader.course_shipping import CourseRefused
+    from grader.grading import DeviceUnavailable, select_devices
+
+    assert options.scheduler
+    try:
+        pool = DaskPool(options.scheduler)
+    except (RuntimeError, OSError) as exc:
+        raise BatchUsageError(str(exc)) from None
+    try:
+        device = "cpu" if options.device == "auto" else options.device
+        try:
+            tested, absent = select_devices(device, device in ("cuda", "all") and pool.offers_gpu())
+        except DeviceUnavailable:
+            raise BatchUsageError("--device cuda: no Dask worker offers a GPU (start GPU workers with "
+                                  "`dask worker ADDRESS --resources GPU=1`), or use --device auto") from None
+        pool.gpu = "cuda" in tested
+        sha256 = pool.ship_course(Path(template.course), template.assignment)
+    except CourseRefused as exc:
+        pool.close()
+        raise BatchUsageError(str(exc)) from None
+    except BaseException:
+        pool.close()
+        raise
+    return pool, tested, absent, replace(template, device=device, course_sha256=sha256)
 
 
 def _identify(document: dict[str, Any], item: Found | None) -> None:

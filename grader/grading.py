@@ -12,6 +12,7 @@ import os
 import platform
 import secrets
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -233,7 +234,13 @@ class _Run:
         where = self.sub.path.parent  # an archive member's folders are not on disk: hide the archive's folder
         while not where.is_dir() and where != where.parent:
             where = where.parent
-        folders = (self.assignment.folder.parent, self.assignment.reference.parent, Path(grader.__file__).parent, where)
+        folders = [self.assignment.folder.parent, self.assignment.reference.parent, Path(grader.__file__).parent]
+        # Never a folder that holds what the sandbox needs (the Python installation, the temporary folder its
+        # own working folder lives in): on a Dask worker the submission's TA-side folder may not exist, and the
+        # walk above then ends at /tmp or /, which only held the student's bytes on the TA's machine.
+        needed = [Path(sys.prefix), Path(sys.base_prefix), Path(tempfile.gettempdir())]
+        if not any(p.resolve() == where.resolve() or where.resolve() in p.resolve().parents for p in needed):
+            folders.append(where)
         return tuple(str(f.resolve()) for f in folders)
 
     def _entries(self, check: Check) -> list[tuple[str | None, float, bool]]:

@@ -48,6 +48,9 @@ class Task:
     data: bytes | None = None  # the submission's bytes, read by the batch; None: read ``path`` here
     problem: str | None = None  # why the batch rejected it without grading (then no worker runs it)
     problem_kind: str = "rejected"
+    #: The course shipped to Dask workers (:mod:`grader.course_shipping`), by the sha256 of its packed files;
+    #: a worker then grades with its own unpacked copy and ``course`` is only the TA's name for it.
+    course_sha256: str = ""
 
     @property
     def key(self) -> str:
@@ -87,10 +90,15 @@ def grade_task(task: Task, fresh_zygote: bool = True) -> dict[str, Any]:
     try:
         from grader.assignment import load_assignment
 
-        if task.course:
-            os.environ["GRADER_COURSE"] = task.course
+        root = Path(task.course) if task.course else None
+        if task.course_sha256:
+            root = _shipped_course(task.course_sha256)
+            if root is None:
+                return _not_ready(task.course_sha256)
+        if root is not None:
+            os.environ["GRADER_COURSE"] = str(root)
         grader = _grader_for(task, fresh_zygote)
-        assignment = load_assignment(task.assignment, Path(task.course) if task.course else None)
+        assignment = load_assignment(task.assignment, root)
         result = grader.grade(assignment, Path(task.path), task.id, seed=submission_seed(task.sha256, task.seed),
                               data=task.data, name=task.name or None)
         from grader.results import to_gradescope
@@ -98,6 +106,32 @@ def grade_task(task: Task, fresh_zygote: bool = True) -> dict[str, Any]:
         return {"ok": True, "document": result.to_document(), "gradescope": to_gradescope(result)}
     except BaseException as exc:  # the batch must go on; the caller records this submission as crashed
         return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+
+
+def _shipped_course(sha256: str) -> Path | None:
+    from grader.course_shipping import shipped_course
+
+    return shipped_course(sha256)
+
+
+def _worker_address() -> str:
+    """The address of the Dask worker running this task ("" outside Dask)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return ""
+
+
+def _not_ready(sha256: str) -> dict[str, Any]:
+    """The reply of a worker holding no copy of the course: the batch sends the task to another worker."""
+    from grader.course_shipping import course_problem
+
+    address = _worker_address()
+    why = course_problem(sha256) or (f"Dask worker {address or '?'} holds no copy of course {sha256[:16]} "
+                                     "(its worker plugin did not run there)")
+    return {"ok": False, "not_ready": address, "message": why}
 
 
 # ---- local workers -------------------------------------------------------------------------------
@@ -259,8 +293,17 @@ def _limit(task: Task) -> float:
 # ---- Dask ----------------------------------------------------------------------------------------
 
 
+#: How many times a task answered "no copy of the course here" is sent on to other workers.
+DASK_ELSEWHERE = 3
+
+
 class DaskPool:
-    """Runs :func:`grade_task` on a Dask distributed cluster (``pip install ".[dask]"``)."""
+    """Runs :func:`grade_task` on a Dask distributed cluster (``pip install ".[dask]"``).
+
+    The workers need not see the TA's files: :meth:`ship_course` checks their versions and ships the
+    course through a worker plugin (:mod:`grader.course_shipping`), and each task carries its
+    submission's bytes.
+    """
 
     def __init__(self, address: str, gpu: bool = False) -> None:
         """Connect to the scheduler at ``address``; with ``gpu``, each task asks for one ``GPU`` resource."""
@@ -272,26 +315,110 @@ class DaskPool:
             ) from None
         self.client = Client(address, timeout="20s")
         self.gpu = gpu
+        self._plugin: str | None = None
+        self._versions: dict[str, str] = {}
+
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """The cluster's workers now, by address, as the scheduler describes them."""
+        return dict(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+
+    def offers_gpu(self) -> bool:
+        """Whether some worker offers a ``GPU`` resource (``dask worker --resources GPU=1``)."""
+        return any(float(info.get("resources", {}).get("GPU", 0)) > 0 for info in self.workers().values())
+
+    def ship_course(self, course: Path, assignment: str) -> str:
+        """Check every worker's versions, then ship ``assignment``'s folder to all workers; returns its hash.
+
+        Raises :class:`~grader.course_shipping.CourseRefused` (one line naming the worker and both
+        versions) when a worker cannot import the grader or runs another grader or torch version: the batch
+        then stops before any task. Workers that join later get the course (and the same check) from the
+        plugin as they register.
+        """
+        from grader.course_shipping import CoursePlugin, CourseRefused, check_workers, pack_course, versions
+
+        pack = pack_course(course, assignment)
+        ta = self._versions = versions()
+        problems = check_workers(self.client, ta)
+        if problems:
+            more = f" (and {len(problems) - 1} other worker(s))" if len(problems) > 1 else ""
+            raise CourseRefused(problems[0] + more)
+        try:
+            self.client.register_plugin(CoursePlugin(pack, ta), name=pack.plugin_name)
+        except CourseRefused:
+            raise
+        except Exception as exc:  # e.g. a worker that joined between the check and now, without the grader
+            raise CourseRefused(f"a Dask worker could not set up the course: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._plugin = pack.plugin_name
+        return pack.sha256
 
     def run(self, tasks: Iterable[Task], on_result: OnResult) -> None:
-        """Submit every task, then hand each result to ``on_result`` as it finishes."""
+        """Submit every task, then hand each result to ``on_result`` as it finishes.
+
+        A worker that holds no copy of the course (its versions differ: it joined after the check) answers
+        so at once; the task is then sent to the other workers, up to :data:`DASK_ELSEWHERE` times.
+        """
         from distributed import as_completed
 
         resources = {"GPU": 1} if self.gpu else None
-        futures = {}
-        for task in tasks:
-            future = self.client.submit(grade_task, task, key=task.key, pure=False, resources=resources, retries=1)
-            futures[future] = task
-        for future in as_completed(list(futures)):
-            task = futures[future]
+        futures: dict[Any, tuple[Task, int]] = {}
+        refused: set[str] = set()
+
+        def submit(task: Task, attempt: int) -> Any:
+            assert task.data is not None or not task.course_sha256, "a remote task must carry its submission's bytes"
+            where: dict[str, Any] = {}
+            if refused:
+                where = {"workers": [w for w in self.workers() if w not in refused] or list(refused),
+                         "allow_other_workers": False}
+            key = task.key if attempt == 0 else f"{task.key}-elsewhere-{attempt}"
+            future = self.client.submit(grade_task, task, key=key, pure=False, resources=resources, retries=1,
+                                        **where)
+            futures[future] = (task, attempt)
+            return future
+
+        pending = as_completed([submit(task, 0) for task in tasks])
+        for future in pending:
+            task, attempt = futures.pop(future)
             try:
                 reply = future.result()
             except BaseException as exc:  # e.g. KilledWorker: the worker died twice on this submission
                 reply = {"ok": False, "message": f"the Dask task failed: {type(exc).__name__}: {exc}"}
+            misfit = self._misfit(future, reply)
+            future.release()
+            if misfit is not None and attempt < DASK_ELSEWHERE:
+                refused.add(misfit)
+                pending.add(submit(task, attempt + 1))
+                continue
             on_result(task, reply)
 
+    def _misfit(self, future: Any, reply: dict[str, Any]) -> str | None:
+        """The worker whose reply cannot be used: it holds no copy of the course, or graded with other versions.
+
+        The second guards against a worker that joined after the check with a grader too old to refuse.
+        """
+        if reply.get("not_ready") is not None:
+            return str(reply["not_ready"])
+        if not reply.get("ok") or not self._versions:
+            return None
+        from grader.course_shipping import version_problem
+
+        document = reply["document"]
+        used = {"grader": str(document.get("grader_version")),
+                "torch": str(document.get("environment", {}).get("torch", "")).split("+", 1)[0]}
+        if version_problem("", self._versions, used) is None:
+            return None
+        worker = str((self.client.who_has([future]).get(future.key) or ["?"])[0])
+        reply.update(ok=False, message=version_problem(worker, self._versions, used))  # if none other takes it
+        return worker
+
     def close(self) -> None:
-        """Disconnect from the cluster (the cluster keeps running)."""
+        """Remove the course's plugin from the cluster (the unpacked copies stay cached), then disconnect."""
+        if self._plugin is not None:
+            try:
+                self.client.unregister_worker_plugin(self._plugin)
+            except Exception:  # already gone (another batch of the same course removed it)
+                pass
+            self._plugin = None
         self.client.close()
 
 
