@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="prove references earn full marks and stubs earn zero")
     validate.add_argument("assignments", nargs="*", help="assignments to validate (default: all)")
     validate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    validate.add_argument("--mutants", action="store_true",
+                          help="also grade mutants of each reference; fail when one keeps full marks")
+    validate.add_argument("--jobs", type=int, default=None, help="workers grading the mutants (default: cores)")
 
     release = commands.add_parser("release", help="write what students receive (no solutions, no hidden checks) "
                                                    "and what the final grading needs")
@@ -170,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             from grader.validate import validate
 
-            return validate(args.assignments or None, device=args.device)
+            return validate(args.assignments or None, device=args.device, mutants=args.mutants, jobs=args.jobs)
     except (UsageError, UnknownAssignment) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

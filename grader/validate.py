@@ -4,16 +4,24 @@ It fails unless, for every assignment:
 
 - the reference solution earns full marks on every available device,
 - each student stub (``.py`` and ``.ipynb``) is graded (not crashed) and earns zero,
-- the stubs are exactly what the reference generates (see :mod:`grader.stubs`).
+- the stubs are exactly what the reference generates (see :mod:`grader.stubs`),
+- with ``--mutants``, every mutant of each reference loses points unless its assignment declares it
+  equivalent (see :mod:`grader.mutants`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.assignment import Assignment, assignment_names, load_assignment, require_assignment
 from grader.results import Result
+
+if TYPE_CHECKING:
+    from grader.workers import LocalPool
 
 
 def _problems_for_reference(result: Result) -> list[str]:
@@ -55,9 +63,15 @@ def validate_assignment(grader: object, assignment: Assignment) -> list[str]:
     return problems
 
 
-def validate(names: list[str] | None = None, *, device: str = "auto") -> int:
-    """Validate the assignments ``names`` (default: all); prints a line each and returns the exit status."""
-    from grader.grading import Grader, Options
+def validate(names: list[str] | None = None, *, device: str = "auto", mutants: bool = False,
+             jobs: int | None = None) -> int:
+    """Validate the assignments ``names`` (default: all); prints a line each and returns the exit status.
+
+    With ``mutants``, also grade every mutant of each reference (:mod:`grader.mutants`) in one batch of
+    ``jobs`` warm workers (default: the number of cores), and fail when a mutant that its assignment does
+    not declare equivalent keeps full marks.
+    """
+    from grader.grading import DeviceUnavailable, Grader, Options, cuda_available, select_devices
 
     names = names or assignment_names()
     for name in names:
@@ -65,20 +79,76 @@ def validate(names: list[str] | None = None, *, device: str = "auto") -> int:
     if not names:
         print("grader validate: no assignments found", file=sys.stderr)
         return 2
+    try:  # before any fork: NVML's look does not initialise CUDA here
+        select_devices(device, cuda_available())
+    except DeviceUnavailable as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+    # The mutants' workers are forked first, from a process that has not computed with torch yet.
+    pool = _mutant_pool(names[0], device, jobs) if mutants else None
     failed = 0
-    with Grader(Options(device=device, seed=0)) as grader:
-        # Loaded only now, after the zygote was forked: sandboxes never hold the checks in memory.
-        assignments = [load_assignment(name) for name in names]
-        print(f"devices: {', '.join(grader.tested)}")
-        for assignment in assignments:
-            problems = validate_assignment(grader, assignment)
-            if problems:
-                failed += 1
-                print(f"FAIL {assignment.name}")
-                for problem in problems:
-                    print(f"     {problem}")
-            else:
-                print(f"ok   {assignment.name}: reference {assignment.max_score:g}/{assignment.max_score:g}, "
-                      "stubs 0, stubs in sync")
-    print(f"{len(assignments) - failed} of {len(assignments)} assignments valid")
+    try:
+        with Grader(Options(device=device, seed=0)) as grader:
+            # Loaded only now, after the zygote was forked: sandboxes never hold the checks in memory.
+            assignments = [load_assignment(name) for name in names]
+            print(f"devices: {', '.join(grader.tested)}")
+            for assignment in assignments:
+                problems = validate_assignment(grader, assignment)
+                if problems:
+                    failed += 1
+                    print(f"FAIL {assignment.name}")
+                    for problem in problems:
+                        print(f"     {problem}")
+                else:
+                    print(f"ok   {assignment.name}: reference {assignment.max_score:g}/{assignment.max_score:g}, "
+                          "stubs 0, stubs in sync")
+        print(f"{len(assignments) - failed} of {len(assignments)} assignments valid")
+        if pool is not None:
+            failed += validate_mutants(assignments, pool, device)
+    finally:
+        if pool is not None:
+            pool.close()
     return 1 if failed else 0
+
+
+def _mutant_pool(template_name: str, device: str, jobs: int | None) -> LocalPool:
+    """Warm local workers for the mutants' batch, forked before this process computes with torch."""
+    from grader.assignment import course_root
+    from grader.sandbox.zygote import preload
+    from grader.workers import LocalPool, Task
+
+    preload()
+    pool = LocalPool(jobs or os.cpu_count() or 1)
+    pool.start(Task(template_name, str(course_root()), "", "", "", device, None, {}))
+    return pool
+
+
+def validate_mutants(assignments: list[Assignment], pool: LocalPool, device: str) -> int:
+    """Grade the mutants of each assignment's reference in one batch; print a report; return how many failed."""
+    from grader.assignment import course_root
+    from grader.mutants import MutantReport, equivalent_mutants, grade_mutants, mutants_for
+
+    started = time.monotonic()
+    reports = [MutantReport(a.name, a.reference.read_text(encoding="utf-8"), mutants_for(a), equivalent_mutants(a))
+               for a in assignments if a.reference.is_file()]
+    total = sum(len(r.mutants) for r in reports)
+    print(f"mutants: grading {total} mutants of {len(reports)} references")
+    grade_mutants(reports, course_root(), device, pool)
+    failed = 0
+    for report in reports:
+        problems = report.problems()
+        equivalent = [m for m in report.survivors if m.id in report.equivalent]
+        line = (f"{report.assignment}: {len(report.mutants)} mutants, {len(report.killed)} killed, "
+                f"{len(report.undeclared)} survived, {len(equivalent)} declared equivalent")
+        if problems:
+            failed += 1
+            print(f"FAIL {line}")
+            for problem in problems:
+                print(f"     {problem}")
+        else:
+            print(f"ok   {line}")
+        for note in report.notes():
+            print(f"     note: {note}")
+    print(f"{len(reports) - failed} of {len(reports)} assignments kill every non-equivalent mutant "
+          f"({total} mutants in {time.monotonic() - started:.1f} s)")
+    return failed

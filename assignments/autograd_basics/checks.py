@@ -16,6 +16,16 @@ ALIASES: dict[str, list[str]] = {
     "q_gradients": ["Q_gradients", "q_gradient", "q_grads"],
 }
 
+#: Mutants of the reference that no check can tell from it, and why (``grader validate --mutants``).
+EQUIVALENT_MUTANTS = {
+    "autograd_basics:q_gradients:drop_clone@L19": "a.detach() is already a new leaf: requires_grad_ on it and "
+                                                  "backward leave the caller's tensor unchanged (only storage is "
+                                                  "shared, and nothing writes to it)",
+    "autograd_basics:q_gradients:drop_clone@L20": "b.detach() is already a new leaf: requires_grad_ on it and "
+                                                  "backward leave the caller's tensor unchanged (only storage is "
+                                                  "shared, and nothing writes to it)",
+}
+
 COURSE_A, COURSE_B, COURSE_G = [2.0, 3.0], [6.0, 4.0], [1.0, 1.0]
 SHAPES = ((5,), (3, 4), (2, 3, 2))
 

@@ -22,6 +22,15 @@ from grader.session import StudentRaised
 TITLE = "LinearFunction: a torch.autograd.Function with a hand-written backward, checked with gradcheck"
 ALIASES = {"LinearFunction": ["Linear_Function", "LinearFunc", "MyLinearFunction", "linearFunction"]}
 
+#: Mutants of the reference that no check can tell from it, and why (``grader validate --mutants``).
+EQUIVALENT_MUTANTS = {
+    "custom_function:forward:drop_unsqueeze@L15": "output += bias broadcasts bias over the rows: unsqueeze(0) "
+                                                  "changes nothing",
+    "custom_function:forward:drop_expand_as@L15": "output += bias.unsqueeze(0) broadcasts: expand_as changes nothing",
+    "custom_function:backward:drop_condition@L28#2": "ctx.needs_input_grad is an optimisation: a gradient returned "
+                                                     "for a bias that needs none is discarded by autograd",
+}
+
 #: gradcheck's tolerances, used by the judge for its own comparison of the analytical gradients
 ATOL, RTOL = 1e-5, 1e-3
 N, IN, OUT = 4, 3, 2  # all different, so that a transposed or unsummed gradient has the wrong shape
@@ -351,15 +360,22 @@ def gradcheck_without_bias(ctx: Context) -> None:
     _judge_backward(ctx, _bias_free(ctx), SIZES_NO_BIAS)
 
 
-def _mlp_expected(x: torch.Tensor, layers: list[dict[str, Any]], g: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-    params = [{k: v.clone().requires_grad_(True) for k, v in layer.items() if v is not None} for layer in layers]
+#: The layers whose weight is frozen (requires_grad=False) in used_in_a_module's second run: the second layer's,
+#: so that there needs_input_grad is (True, False, True) and a backward that reads the wrong flag loses a gradient.
+FROZEN = (1,)
+
+
+def _mlp_expected(x: torch.Tensor, layers: list[dict[str, Any]], g: torch.Tensor,
+                  frozen: tuple[int, ...] = ()) -> list[dict[str, torch.Tensor]]:
+    params = [{k: v.clone().requires_grad_(not (k == "w" and i in frozen)) for k, v in layer.items() if v is not None}
+              for i, layer in enumerate(layers)]
     h = x
     for i, p in enumerate(params):
         h = torch.nn.functional.linear(h, p["w"], p.get("b"))
         if i < len(params) - 1:
             h = torch.tanh(h)
     (h * g).sum().backward()
-    return [{k: v.grad for k, v in p.items()} for p in params]
+    return [{k: v.grad for k, v in p.items() if v.requires_grad} for p in params]
 
 
 @check(points=2, per_device=True,
@@ -369,15 +385,24 @@ def used_in_a_module(ctx: Context) -> None:
     """A float32 two-layer nn.Module built on LinearFunction.apply gets the right gradients from loss.backward().
 
     The module's input does not require grad (ctx.needs_input_grad[0] is False in the first layer) and its
-    hidden layer does: gradients flow through both layers into every weight and bias. Judged on its own, whatever
-    the gradient checks found: a Function with a wrong gradient can still be used in a module, and is judged there
-    by what the module gets.
+    hidden layer does: gradients flow through both layers into every weight and bias. The module is then run
+    again with the second layer's weight frozen (requires_grad=False), so that there needs_input_grad is
+    (True, False, True): a backward that reads the wrong flag of ctx.needs_input_grad loses the gradient of the
+    hidden layer or of the bias. Judged on its own, whatever the gradient checks found: a Function with a wrong
+    gradient can still be used in a module, and is judged there by what the module gets.
     """
     x = ctx.randn(6, 4).float().double()
     layers = [{"w": ctx.randn(5, 4).float().double(), "b": ctx.randn(5).float().double()},
               {"w": ctx.randn(3, 5).float().double(), "b": ctx.randn(3).float().double()}]
     g = ctx.randn(6, 3).float().double()
-    obs = _probe(ctx, "mlp", x=x, layers=layers, upstream=g, dtype="float32")
+    for frozen in ((), FROZEN):
+        obs = _probe(ctx, "mlp", x=x, layers=layers, upstream=g, dtype="float32", frozen=list(frozen))
+        _judge_module(ctx, obs, x, layers, g, frozen)
+
+
+def _judge_module(ctx: Context, obs: dict[str, Any], x: torch.Tensor, layers: list[dict[str, Any]], g: torch.Tensor,
+                  frozen: tuple[int, ...]) -> None:
+    """One run of used_in_a_module: the output, then every gradient a parameter that requires grad received."""
     require_tensor(obs["output"], "the output of the module")
     if "grads" not in obs:
         raise CheckFailed("the module's output to require grad (its parameters do)",
@@ -389,16 +414,21 @@ def used_in_a_module(ctx: Context) -> None:
     expect_close(obs["output"], _linear(h, layers[1]["w"], layers[1]["b"]), "the module's output", dtype="float32",
                  device=ctx.device, hint=FORWARD_HINT,
                  mistakes={"no_bias": (no_bias, "The bias is left out: forward must add bias to input @ weight.T.")})
-    expected = _mlp_expected(x, layers, g)
+    expected = _mlp_expected(x, layers, g, frozen)
+    run = (f" (with layer {', '.join(str(i + 1) for i in frozen)}'s weight frozen, requires_grad=False: there "
+           "ctx.needs_input_grad is (True, False, True))") if frozen else ""
     for i, (seen, exp) in enumerate(zip(obs["grads"], expected, strict=True)):
         for key, name in (("w", "weight"), ("b", "bias")):
             if key not in exp:
                 continue
+            what = f"layer {i + 1}'s {name}.grad after loss.backward(){run}"
             if seen[key]["type"] == "None":
-                raise CheckFailed(f"layer {i + 1}'s {name}.grad after loss.backward()", "None",
+                raise CheckFailed(what, "None",
                                   f"backward returned None for `{name}`: it must return its gradient whenever "
-                                  "ctx.needs_input_grad says it is needed.", cause="grad_none")
+                                  "ctx.needs_input_grad says it is needed"
+                                  + (": check each input's own flag, ctx.needs_input_grad[0] for input, [1] for "
+                                     "weight, [2] for bias." if frozen else "."), cause="grad_none")
             mistakes = {"mean": (exp[key] / x.shape[0], "grad_bias is the sum over the batch, not the mean: "
                                                         "grad_output.sum(0).")} if key == "b" else {}
-            expect_close(seen[key], exp[key], f"layer {i + 1}'s {name}.grad after loss.backward()", dtype="float32",
-                         device=ctx.device, hint=BACKWARD_HINT, mistakes=mistakes)
+            expect_close(seen[key], exp[key], what, dtype="float32", device=ctx.device, hint=BACKWARD_HINT,
+                         mistakes=mistakes)

@@ -164,10 +164,11 @@ def backward(student: Student, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
 
 
 def mlp(student: Student, x: torch.Tensor, layers: list[dict[str, Any]], upstream: torch.Tensor,
-        dtype: str) -> dict[str, Any]:
+        dtype: str, frozen: list[int] | None = None) -> dict[str, Any]:
     """A two-layer nn.Module built on LinearFunction.apply; backpropagate ``sum(output * upstream)``.
 
-    ``x`` does not require grad; the hidden activation does, so each layer's needs_input_grad differs.
+    ``x`` does not require grad; the hidden activation does, so each layer's needs_input_grad differs. The
+    weights of the layers listed in ``frozen`` do not require grad either (a frozen layer, as in fine-tuning).
     """
     cls = _function(student)
     kind = getattr(torch, dtype)
@@ -191,6 +192,8 @@ def mlp(student: Student, x: torch.Tensor, layers: list[dict[str, Any]], upstrea
             return h
 
     model = TwoLayers()
+    for index in frozen or []:
+        model.weights[index].requires_grad_(False)
     inputs = x.to(student.device, kind)
     out = model(inputs)
     result: dict[str, Any] = {"output": observe(out)}

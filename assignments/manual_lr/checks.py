@@ -12,6 +12,30 @@ from grader.compare import describe_observation, expect_close, require_tensor
 TITLE = "Logistic regression without autograd: forward, hand-written backward, optimize"
 ALIASES = {"LR": ["LogisticRegression", "Lr"]}
 
+#: Mutants of the reference that no check can tell apart from it, with why (``grader validate --mutants``).
+_DEVICE = ("the device only matters on CUDA: on a CPU-only machine the tensor lands on the CPU either way (on a GPU, "
+           "initial_state kills it, and a declared mutant that loses points is only noted)")
+_DTYPE = "float32 is torch's default dtype, which the statement assumes: leaving dtype=torch.float32 out is the same"
+_NO_GRAPH = "nothing in manual_lr requires grad (no autograd by design), so .detach() returns the same values"
+EQUIVALENT_MUTANTS = {
+    "manual_lr:__init__:drop_kwarg_device@L15": _DEVICE,
+    "manual_lr:__init__:drop_kwarg_dtype@L15": _DTYPE,
+    "manual_lr:__init__:drop_kwarg_device@L16": _DEVICE,
+    "manual_lr:__init__:drop_kwarg_dtype@L16": _DTYPE,
+    "manual_lr:__init__:drop_kwarg_device@L18": _DEVICE,
+    "manual_lr:__init__:drop_kwarg_dtype@L18": _DTYPE,
+    "manual_lr:__init__:drop_kwarg_device@L19": _DEVICE,
+    "manual_lr:__init__:drop_kwarg_dtype@L19": _DTYPE,
+    "manual_lr:__init__:drop_to@L21": _DEVICE,
+    "manual_lr:__init__:drop_kwarg_device@L21": _DEVICE,
+    "manual_lr:forward:detach@L27": _NO_GRAPH,
+    "manual_lr:forward:detach@L27#2": _NO_GRAPH,
+    "manual_lr:optimize:detach@L48": _NO_GRAPH,
+    "manual_lr:optimize:detach@L48#2": _NO_GRAPH,
+    "manual_lr:optimize:detach@L49": _NO_GRAPH,
+    "manual_lr:optimize:detach@L49#2": _NO_GRAPH,
+}
+
 DIM, M = 3, 8
 AUTOGRAD_HINT = (
     "backward must compute the gradients by hand with the formulas dw = (1/m) x (yhat - y)^T and "

@@ -12,6 +12,22 @@ from grader.compare import describe_observation, expect_close, require_tensor
 TITLE = "MyLinear: a linear layer with registered parameters"
 ALIASES = {"MyLinear": ["MyLiner", "Mylinear", "MyLinearLayer"]}
 
+#: Mutants of the reference that no check can tell from it, and why (``grader validate --mutants``).
+_INIT = "the statement leaves the initial values free (any shape-correct nn.Parameter is right)"
+EQUIVALENT_MUTANTS = {
+    "my_linear:__init__:constant@L15": _INIT,
+    "my_linear:__init__:constant@L15#2": _INIT,
+    "my_linear:__init__:div_to_mult@L15": _INIT,
+    "my_linear:__init__:drop_scale@L15": _INIT,
+    "my_linear:__init__:drop_exponent@L15": _INIT,
+    "my_linear:__init__:pow_to_mult@L15": _INIT,
+    "my_linear:__init__:exponent@L15": _INIT,
+    "my_linear:__init__:exponent@L15#2": _INIT,
+    "my_linear:__init__:drop_usub@L16": _INIT + ": uniform_(bound, bound) is a constant start",
+    "my_linear:__init__:drop_usub@L18": _INIT + ": uniform_(bound, bound) is a constant start",
+    "my_linear:__init__:swap_with_next@L16": "creating the bias before the weights only changes the random start",
+}
+
 IN, OUT = 5, 3
 REGISTER_HINT = (
     "Wrap the tensors in nn.Parameter (self.weights = nn.Parameter(torch.randn(in_features, out_features))) "

@@ -21,6 +21,23 @@ from grader.session import StudentRaised
 TITLE = "MySGD: SGD with momentum and weight decay as a torch.optim.Optimizer"
 ALIASES = {"MySGD": ["MySgd", "MySGDOptimizer", "SGD", "MyOptimizer"]}
 
+#: Mutants of the reference that no check can tell from it, and why (``grader validate --mutants``).
+_VALIDATION = ("the statement asks for torch.optim.SGD's steps, not for its argument validation: rejecting a "
+               "negative (or zero) lr, momentum or weight_decay is the reference's courtesy")
+EQUIVALENT_MUTANTS = {
+    "my_sgd:__init__:remove_if@L11": _VALIDATION,
+    "my_sgd:__init__:remove_raise@L12": _VALIDATION,
+    "my_sgd:__init__:lt_to_lte@L11": _VALIDATION,
+    "my_sgd:__init__:swap_with_next@L11": _VALIDATION + "; the order only matters when two arguments are invalid",
+    "my_sgd:__init__:remove_if@L13": _VALIDATION,
+    "my_sgd:__init__:remove_raise@L14": _VALIDATION,
+    "my_sgd:__init__:swap_with_next@L13": _VALIDATION + "; the order only matters when two arguments are invalid",
+    "my_sgd:__init__:remove_if@L15": _VALIDATION,
+    "my_sgd:__init__:remove_raise@L16": _VALIDATION,
+    "my_sgd:step:drop_detach@L41": "step runs under no_grad and p.grad carries no graph (no create_graph=True in "
+                                   "the statement), so clone(d_p) is already detached",
+}
+
 STEPS = 20
 SHAPES = ((4,), (2, 3))
 DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
@@ -477,10 +494,14 @@ def momentum_weight_decay(ctx: Context) -> None:
 
 @check(points=1, per_device=True, hint=GROUPS_HINT)
 def param_groups(ctx: Context) -> None:
-    """Two parameter groups, each with its own lr, momentum and weight_decay, each follow their own SGD."""
-    groups = [{"params": [0]}, {"params": [1, 2], "lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}]
+    """Two parameter groups, each with its own lr, momentum and weight_decay, each follow their own SGD.
+
+    The second group's momentum is 1.0 (a valid value: the buffer sums every gradient): a step that tests
+    `momentum != 1` instead of `!= 0` skips its buffer.
+    """
+    groups = [{"params": [0]}, {"params": [1, 2], "lr": 0.1, "momentum": 1.0, "weight_decay": 0.1}]
     problem = _problem(ctx, {"lr": 0.02, "momentum": 0.5}, "MySGD([{'params': [p0]}, {'params': [p1, p2], "
-                       "'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.1}], lr=0.02, momentum=0.5)",
+                       "'lr': 0.1, 'momentum': 1.0, 'weight_decay': 0.1}], lr=0.02, momentum=0.5)",
                        shapes=((4,), (2, 3), (3,)), groups=groups)
     try:
         run_and_judge(ctx, problem, ("defaults_everywhere", "first_group_only", "last_group_settings",
@@ -493,9 +514,13 @@ def param_groups(ctx: Context) -> None:
 
 @check(hidden=True, points=1, per_device=True, hint=SKIP_HINT)
 def skips_params_without_grad(ctx: Context) -> None:
-    """Parameters whose .grad is None are left alone (one never has a gradient, one only every other step)."""
-    problem = _problem(ctx, {"lr": 0.1, "weight_decay": 0.1},
-                       "lr=0.1, weight_decay=0.1; parameter 1 never has a gradient, parameter 2 only at odd steps",
+    """Parameters whose .grad is None are left alone (one never has a gradient, one only every other step).
+
+    The weight decay is 1.0 here (a valid value): a step that tests `weight_decay != 1` instead of `!= 0`
+    skips it.
+    """
+    problem = _problem(ctx, {"lr": 0.1, "weight_decay": 1.0},
+                       "lr=0.1, weight_decay=1.0; parameter 1 never has a gradient, parameter 2 only at odd steps",
                        shapes=((4,), (2, 3), (3,)), missing={1: lambda t: True, 2: lambda t: t % 2 == 1})
     run_and_judge(ctx, problem, ("none_as_zero", *WD_MISTAKES, *PLAIN_MISTAKES), SKIP_HINT)
 

@@ -28,6 +28,16 @@ from grader.session import StudentRaised
 TITLE = "The training loop: zero_grad, forward, loss, backward, step; and evaluation in eval mode"
 ALIASES = {"train": ["train_model", "train_loop", "training_loop"], "evaluate": ["evaluate_model", "eval_model"]}
 
+#: Mutants of the reference that no check can tell from it, and why (``grader validate --mutants``).
+EQUIVALENT_MUTANTS = {
+    "training_loop:train:remove_train@L17": "the statement's loop does not set the mode and train is handed a model "
+                                            "in training mode: model.train() there is optional",
+    "training_loop:train:swap_with_next@L20": "zero_grad() after the forward pass and before backward() still gives "
+                                              "every backward() fresh gradients (the forward pass touches no .grad)",
+    "training_loop:train:swap_with_next@L24": "recording loss.item() before step() records the same value: the loss "
+                                              "was computed before the step",
+}
+
 FEATURES, CLASSES, SAMPLES = 4, 3, 24
 EPOCHS, LR, MOMENTUM = 5, 0.1, 0.9
 EVAL_SAMPLES = 40
@@ -69,6 +79,10 @@ FORWARD_IN_LOOP_HINT = (
 EVAL_HINT = (
     "Call model.eval() before the forward pass in evaluate: in training mode Dropout zeroes random "
     "activations and BatchNorm normalises with the batch's statistics and updates its running statistics."
+)
+TRAIN_MODE_HINT = (
+    "Do not call model.eval() in train (call model.train() at its start if anything): Dropout and BatchNorm behave "
+    "differently in eval mode, so on a network that has them the training would not be the one asked for."
 )
 NO_GRAD_HINT = (
     "Run evaluate's forward pass under `with torch.no_grad():` (or torch.inference_mode()): evaluation needs "
@@ -447,7 +461,9 @@ def loss_values(ctx: Context) -> None:
     """train's losses equal those of the reference run (same model, data and SGD with momentum).
 
     A list of the wrong length is judged on the epochs it shares with the asked-for run (the first
-    min(len, epochs) values): the count itself is the business of `epochs_count` alone.
+    min(len, epochs) values): the count itself is the business of `epochs_count` alone. The losses must also
+    come from forward passes in training mode: the model is handed over in training mode, and a train that
+    switches it to eval mode (model.eval()) computes other losses on any network with Dropout or BatchNorm.
     """
     case = _train_case(ctx)
     obs = _probe(ctx, "train", **case.args())
@@ -485,6 +501,12 @@ def loss_values(ctx: Context) -> None:
         },
         hint=problem[1] if problem else None,
     )
+    forwards = [event for event in _events(obs) if event["event"] == "forward"]
+    in_eval = [index for index, event in enumerate(forwards, 1) if event.get("model_training") is False]
+    if in_eval:
+        raise CheckFailed("every forward pass of train to run in training mode (model.training True), as the model "
+                          "was handed over", f"forward pass {in_eval[0]} of {len(forwards)} ran in eval mode",
+                          TRAIN_MODE_HINT, cause="eval_mode_in_train")
 
 
 @check(points=2, per_device=True,

@@ -40,8 +40,8 @@ class _Recorder:
     """Hooks and spies on a model (and optimizer) that log the real order of events while student code runs.
 
     - forward: a pre-hook on the first layer (it fires for ``model(x)`` and ``model.forward(x)`` alike), with
-      the grad mode, and the output's ``requires_grad`` from a hook on the last layer; Dropout and BatchNorm
-      layers that ran in training mode are listed;
+      the grad mode, the model's mode (``model.training``), and the output's ``requires_grad`` from a hook on
+      the last layer; Dropout and BatchNorm layers that ran in training mode are listed;
     - backward: a tensor hook on every parameter sees each new gradient before it is accumulated, and whether
       ``.grad`` still held an earlier one (``stale``);
     - step: an optimizer step pre-hook records, per parameter, whether the gradient it is about to use is
@@ -104,6 +104,7 @@ class _Recorder:
             "event": "forward",
             "grad_enabled": torch.is_grad_enabled(),
             "inference_mode": torch.is_inference_mode_enabled(),
+            "model_training": bool(self.model.training),
             "training_layers": [],
             "output_requires_grad": None,
         })
