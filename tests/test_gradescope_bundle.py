@@ -112,13 +112,14 @@ def autograder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / "source" / name).chmod(0o755)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_TORCH_INDEX": "pip-config"}
     env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONPATH", None)  # Gradescope's image knows nothing of this checkout
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     setup = subprocess.run([str(root / "source" / "setup.sh")], cwd=root, env=env, capture_output=True, text=True,
                            timeout=600)
     assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
     python = root / "venv" / "bin" / "python"
     where = subprocess.run([str(python), "-c", "import grader, torch; print(grader.__file__)"],
-                           cwd=root, capture_output=True, text=True, check=True).stdout
+                           cwd=root, env=env, capture_output=True, text=True, check=True).stdout
     assert str(root / "venv") in where and str(ROOT) not in where  # the wheel's grader, not this checkout
     return root
 
@@ -134,8 +135,9 @@ def _run_upload(root: Path, files: dict[str, bytes]) -> tuple[dict[str, Any], in
         (root / "submission" / name).write_bytes(data)
     cgroup = _memory_cgroup()
     procs = "" if cgroup is None else f"echo $$ > {cgroup / 'cgroup.procs'} && "
-    run = subprocess.run(["bash", "-c", f"{procs}exec {root / 'source' / 'run_autograder'}"], cwd=root,
-                         env={**os.environ, "AUTOGRADER_ROOT": str(root)}, capture_output=True, text=True, timeout=600)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "AUTOGRADER_ROOT": str(root)}
+    run = subprocess.run(["bash", "-c", f"{procs}exec {root / 'source' / 'run_autograder'}"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     kills = 0
     if cgroup is not None:
