@@ -13,9 +13,6 @@ from conftest import ROOT, run_grader
 from grader.assignment import assignment_names, load_assignment
 from grader.mutants import Mutant, equivalent_mutants, make_mutants, mutants_for, solution_lines
 
-#: Assignments whose checks another change is strengthening: their undeclared survivors are expected for now.
-PENDING = {"custom_model"}
-
 ID = re.compile(r"^[a-z_]+:[A-Za-z_<>]+:[a-z_A-Z0-9]+@L\d+(#\d+)?$")
 
 
@@ -137,11 +134,7 @@ def test_declared_equivalent_mutants_exist_and_have_reasons(name: str) -> None:
 
 
 def test_validate_mutants_through_the_cli() -> None:
-    """`grader validate --mutants`: every mutant of all seven references graded in one warm batch; none survives.
-
-    The assignments in PENDING may still report survivors (their checks are being strengthened elsewhere):
-    then the test is an expected failure that names them, and it passes as soon as they are fixed.
-    """
+    """`grader validate --mutants`: every mutant of all seven references graded in one warm batch; none survives."""
     started = time.monotonic()
     run = run_grader("validate", "--mutants", timeout=600)
     elapsed = time.monotonic() - started
@@ -153,14 +146,9 @@ def test_validate_mutants_through_the_cli() -> None:
     assert set(lines) == set(assignment_names()), run.stdout
     for name, (verdict, made, killed, survived, equivalent) in lines.items():
         assert made >= 20, (name, made)
-        if name not in PENDING:
-            assert verdict == "ok" and survived == 0, run.stdout
-            assert killed + equivalent == made, (name, run.stdout)
-    failing = sorted(name for name, (verdict, *_) in lines.items() if verdict == "FAIL")
+        assert verdict == "ok" and survived == 0, run.stdout
+        assert killed + equivalent == made, (name, run.stdout)
     print(f"validate --mutants: {elapsed:.1f} s")
-    if failing:
-        assert run.returncode == 1
-        pytest.xfail(f"undeclared surviving mutants in {failing} (pending: {sorted(PENDING)})")
     assert run.returncode == 0, run.stdout
     assert (ROOT / "grader" / "mutants.py").is_file()
 

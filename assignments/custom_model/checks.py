@@ -29,6 +29,11 @@ from grader.session import SandboxLost, StudentRaised
 
 TITLE = "A custom model: two convolutions with ReLUs, registered as submodules"
 ALIASES = {"Model": ["MyModel", "CustomModel", "Net"]}
+#: Mutants of the reference that no check can tell apart from it, with why (``grader validate --mutants``).
+EQUIVALENT_MUTANTS = {
+    "custom_model:__init__:swap_with_next@L13": "creating conv2 before conv1 changes only the random start and the "
+                                                 "order of the submodules; the judge loads its own weights by role",
+}
 
 #: name -> (in_channels, out_channels, kernel_size) of the submodules the assignment asks for.
 LAYERS = {"conv1": (1, 20, 5), "conv2": (20, 20, 5)}
@@ -210,7 +215,9 @@ def _call_problem(obs: dict[str, Any]) -> str | None:
     """A hint when forward used convolutions that are not registered submodules, else None.
 
     ``obs`` holds the probe's ``calls`` (every Conv2d forward called) and ``reassigned`` (the children
-    that forward itself assigned).
+    that forward itself assigned). A layer kept in a plain container that plays conv1 or conv2 (its ``role``)
+    got the grader's weights like a registered one, so it explains no wrong value: only the checks about
+    registration mention it (they look at the containers themselves).
     """
     if obs["reassigned"]:
         names = " and ".join(f"self.{n}" for n in obs["reassigned"])
@@ -218,7 +225,7 @@ def _call_problem(obs: dict[str, Any]) -> str | None:
                 "at every call and is never trained (and one that exists only after forward ran is not there for "
                 "parameters() or an optimizer). " + CREATE_ONCE)
     for call in obs["calls"]:
-        if call["name"] is None:
+        if call["name"] is None and call["role"] is None:
             layer = _conv_repr(call)
             if call["held_in"]:
                 return (f"forward uses the {layer} kept in {call['held_in']}, a plain Python container, so the "
@@ -240,11 +247,28 @@ def _calls(ctx: Context) -> dict[str, Any]:
         return {"calls": [], "reassigned": []}
 
 
-def _require_loaded(obs: dict[str, Any]) -> None:
-    if not obs["loaded"]:
-        raise CheckFailed("conv1 and conv2 to hold weights of the shapes nn.Conv2d(1, 20, 5) and "
-                          "nn.Conv2d(20, 20, 5) have, so the grader can load its own values into them",
-                          obs["problem"], INIT_HINT, cause="wrong_conv_config")
+def _require_loaded(ctx: Context, obs: dict[str, Any]) -> None:
+    """Fail when the grader could not load its weights into the layers playing conv1 and conv2.
+
+    The layers are found by role, under the student's names or in a container (the probe's ``_roles``), so
+    this fails only when a layer is missing (created in forward, say) or does not have the asked shapes.
+    """
+    if obs["loaded"]:
+        return
+    missing = obs["problem"].startswith("no nn.Conv2d")
+    raise CheckFailed("a layer for each of the assignment's conv1 = nn.Conv2d(1, 20, 5) and conv2 = "
+                      "nn.Conv2d(20, 20, 5), with the weight and bias shapes those have, so the grader can load "
+                      "its own values into them", obs["problem"],
+                      (_call_problem(_calls(ctx)) if missing else None) or INIT_HINT,
+                      cause="submodule_missing" if missing else "wrong_conv_config")
+
+
+def _as_written(name: str, where: str, suffix: str = ".grad") -> str:
+    """``conv1.weight.grad``, and where the student's model holds it when that differs.
+
+    For example ``conv1.weight.grad (your c1.weight.grad)``.
+    """
+    return f"{name}{suffix}" if where == name else f"{name}{suffix} (your {where}{suffix})"
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -304,13 +328,25 @@ def _missing_hint(ctx: Context, info: dict[str, Any], missing: list[str],
     problem = _call_problem(_calls(ctx))
     if problem:
         return problem
+    names = [c["name"] for c in info["children"]]
+    layout = info["layout"]
+    # The layers the other checks judged in place of the missing ones: registered, under other names.
+    judged = {role: layout[role]["where"] for role in missing if role in layout and layout[role]["registered"]}
+    only_here = ("(The other checks judged your model on these layers, so this is the only check that costs you "
+                 "points for it.)") if len(judged) == len(missing) else ""
+    if judged and len(judged) == len(missing) and all(where in names for where in judged.values()):
+        asked = " and ".join(f"`{role}`" for role in judged)
+        defined = " and ".join(f"`{where}`" for where in judged.values())
+        return (f"The assignment asks for {asked}; your model defines {defined}. Rename "
+                f"{'them' if len(judged) > 1 else 'it'}: the course's code and tests use the assignment's names. "
+                + only_here)
     nested = info["nested_convs"]
     if nested:
         where = ", ".join(f"{c['name']} ({_conv_repr(c)})" for c in nested)
         return (f"The convolutions sit inside another module ({where}); the assignment asks for direct "
                 "attributes conv1 and conv2 (you may keep your container and also write "
-                "self.conv1 = ..., self.conv2 = ... pointing at the same layers). " + INIT_HINT)
-    names = [c["name"] for c in info["children"]]
+                "self.conv1 = ..., self.conv2 = ... pointing at the same layers). " + INIT_HINT
+                + (" " + only_here if only_here else ""))
     for name in missing:
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         if close:
@@ -405,13 +441,17 @@ def _shape_hint(shape: tuple[int, ...], n: int) -> str:
     return " ".join(notes)
 
 
-@check(points=2, per_device=True, depends=[submodules_registered], hint=FORWARD_HINT)
+@check(points=2, per_device=True, depends=[builds], hint=FORWARD_HINT)
 def forward_values(ctx: Context) -> None:
-    """forward(x) = relu(conv2(relu(conv1(x)))), with the grader's weights loaded into conv1 and conv2."""
+    """forward(x) = relu(conv2(relu(conv1(x)))), with the grader's weights loaded into conv1 and conv2.
+
+    The layers are found by role (the probe's ``_roles``): a model that names them otherwise or keeps them in
+    a container, registered or not, is judged on its own layers; submodules_registered charges the form.
+    """
     params = _weights(ctx)
     x = _f32(ctx.randn(2, 1, 28, 28))
     obs = ctx.probe("forward", params=params, x=x)
-    _require_loaded(obs)
+    _require_loaded(ctx, obs)
     first, second = obs["outputs"]
     call_problem = _call_problem(obs)
     a, b = require_tensor(first, "forward(x)").double(), require_tensor(second, "forward(x)").double()
@@ -430,23 +470,28 @@ def forward_values(ctx: Context) -> None:
            hint=call_problem)
 
 
-@check(points=2, per_device=True, depends=[submodules_registered], hint=GRAPH_HINT)
+@check(points=2, per_device=True, depends=[builds], hint=GRAPH_HINT)
 def gradients(ctx: Context) -> None:
-    """Backpropagating through forward gives every registered parameter its gradient (autograd's, in float64)."""
+    """Backpropagating through forward gives conv1, conv2 and every registered parameter autograd's gradient.
+
+    conv1 and conv2 are found by role, like forward_values; their gradients are read from the layers
+    themselves, so layers the module does not register are judged too (submodules_registered charges that).
+    """
     params = _weights(ctx)
     x = _f32(ctx.randn(2, 1, 28, 28))
     upstream = _f32(ctx.randn(2, 20, 20, 20))
     obs = ctx.probe("gradients", params=params, x=x, upstream=upstream)
-    _require_loaded(obs)
+    _require_loaded(ctx, obs)
     if not obs["output_requires_grad"]:
         raise CheckFailed("the output of forward to be part of the autograd graph (requires_grad=True)",
                           "an output that does not require grad", _graph_hint(obs, None), cause="graph_cut")
     observed = {p["name"]: p for p in obs["parameters"]}
-    for p in obs["parameters"]:  # every registered parameter, in the order the module lists them
+    for p in obs["parameters"]:  # conv1's, conv2's, then every other registered parameter
         if p["grad"]["type"] == "None":
             layer = p["name"].rsplit(".", 1)[0]
-            raise CheckFailed(f"{p['name']}.grad to hold a gradient after backward()", f"{p['name']}.grad is None",
-                              _graph_hint(obs, layer, p["requires_grad"]),
+            raise CheckFailed(f"{_as_written(p['name'], p['where'])} to hold a gradient after backward()",
+                              f"{p['name']}.grad is None",
+                              _graph_hint(obs, layer, p["requires_grad"], p["where"].rsplit(".", 1)[0]),
                               cause="graph_cut" if p["requires_grad"] else "requires_grad_false")
     expected = _grads(params, x, upstream)
     for name, exp in expected.items():
@@ -460,8 +505,8 @@ def gradients(ctx: Context) -> None:
                        "parameter gets a gradient, but forward is not relu(conv2(relu(conv1(x)))). Fix forward "
                        "(see forward_values).", _variant_cause(act1, act2))
 
-        _judge(observed[name]["grad"], exp, f"{name}.grad", ctx.device, mistakes, hint=_call_problem(obs),
-               fallback=GRADIENT_VALUES_HINT)
+        _judge(observed[name]["grad"], exp, _as_written(name, observed[name]["where"]), ctx.device, mistakes,
+               hint=_call_problem(obs), fallback=GRADIENT_VALUES_HINT)
 
 
 def _grads(params: dict[str, torch.Tensor], x: torch.Tensor, upstream: torch.Tensor, act1: str = "relu",
@@ -473,27 +518,33 @@ def _grads(params: dict[str, torch.Tensor], x: torch.Tensor, upstream: torch.Ten
     return dict(zip(leaves, grads, strict=True))
 
 
-def _graph_hint(obs: dict[str, Any], layer: str | None, requires_grad: bool = True) -> str:
-    """Why no gradient reaches ``layer`` (or the output, when ``layer`` is None)."""
+def _graph_hint(obs: dict[str, Any], layer: str | None, requires_grad: bool = True,
+                where: str | None = None) -> str:
+    """Why no gradient reaches ``layer`` (or the output, when ``layer`` is None).
+
+    ``layer`` is the assignment's name (``conv1``, or a registered extra's own name); ``where`` is where the
+    student's model holds it (``c1``, ``features[0]``), used in the words.
+    """
     calls = obs["calls"]
     problem = _call_problem(obs)
     if problem:
         return problem
+    shown = where or layer
     if not requires_grad:
-        return (f"self.{layer}'s parameters have requires_grad=False, so autograd computes no gradient for them: "
+        return (f"self.{shown}'s parameters have requires_grad=False, so autograd computes no gradient for them: "
                 "do not freeze them (requires_grad_(False)).")
-    used = [c for c in calls if layer is None or c["name"] == layer]
+    used = [c for c in calls if layer is None or c["role"] == layer or (layer not in LAYERS and c["name"] == layer)]
     if layer is not None and layer in LAYERS and not used:
-        return (f"No gradient reaches self.{layer}: forward never calls self.{layer}. "
+        return (f"No gradient reaches self.{shown}: forward never calls self.{shown}. "
                 f"Use the layers of __init__ in forward: {FORWARD_HINT}")
     if any(not c["grad_enabled"] for c in used):
-        which = "forward" if layer is None else f"self.{layer}"
+        which = "forward" if layer is None else f"self.{shown}"
         return f"{which} runs under torch.no_grad(), so autograd records nothing: remove the no_grad block."
     if layer is not None and used and all(c["output_requires_grad"] for c in used):
-        return (f"self.{layer} is called, but its output is cut from the graph before it reaches the result "
+        return (f"self.{shown} is called, but its output is cut from the graph before it reaches the result "
                 "(.detach(), .data, .numpy() or torch.tensor(...) on it): use the tensor itself.")
     if layer is not None and layer not in LAYERS:
-        return f"{layer} is registered but not used in forward: remove it, the model needs only conv1 and conv2."
+        return f"{shown} is registered but not used in forward: remove it, the model needs only conv1 and conv2."
     return GRAPH_HINT
 
 
