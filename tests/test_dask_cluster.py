@@ -502,7 +502,9 @@ def test_a_torch_version_mismatch_names_the_worker_and_both_versions() -> None:
     assert versions()["torch"] == __import__("torch").__version__.split("+")[0]  # a build suffix is not a version
 
 
-def test_a_submission_whose_folder_does_not_exist_on_the_worker_is_graded() -> None:
+def test_a_submission_whose_folder_does_not_exist_on_the_worker_is_graded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker grades bytes whose TA-side folder it does not have (it once hid /tmp from the sandbox and crashed)."""
+    monkeypatch.setenv("GRADER_COURSE", str(ROOT))  # grade_task sets it, as on a worker; restored after the test
     from grader.session import Limits
     from grader.workers import Task, grade_task, task_limits
 
