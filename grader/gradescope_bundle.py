@@ -13,11 +13,10 @@ reference solution). ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the who
 
 from __future__ import annotations
 
-import tempfile
 import zipfile
 from pathlib import Path
 
-from grader.release import TORCH_CPU_INDEX, ReleaseError, build_wheel
+from grader.release import TORCH_CPU_INDEX, ReleaseError, torch_version
 
 #: Gradescope's default limits (Autograder Settings can raise them): the sandbox must fit inside.
 GRADESCOPE_MEMORY_MIB = 768
@@ -60,30 +59,31 @@ exec "$ROOT/venv/bin/python" -m grader.gradescope_run --root "$ROOT" --assignmen
 
 
 def write_bundle(name: str, out: Path) -> Path:
-    """Write ``out/gradescope/NAME.zip`` from the release in ``out/autograder``; returns its path.
+    """Write ``out/gradescope/NAME.zip`` from the release in ``out``; returns its path.
 
-    Needs this grader's source checkout (to build its wheel) and a release written first.
+    Uses the release's own grader wheel (``out/student/tools``, built once by :func:`grader.release.release`),
+    so it needs this grader's source checkout and a release written first.
     """
-    import torch
-
     course = out / "autograder" / "assignments" / name
     if not (course / "checks.py").is_file():
         raise ReleaseError(f"{course}: no released assignment to bundle (run the release first)")
-    with tempfile.TemporaryDirectory(prefix="grader-wheel-") as scratch:
-        wheel = build_wheel(Path(scratch))
-        target = out / "gradescope" / f"{name}.zip"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".zip.partial")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
-            _add(bundle, "setup.sh", SETUP_SH.format(torch_index=TORCH_CPU_INDEX,
-                                                     torch_version=torch.__version__.split("+")[0],
-                                                     wheel=wheel.name))
-            _add(bundle, "run_autograder", RUN_AUTOGRADER.format(name=name))
-            bundle.write(wheel, wheel.name)
-            for path in sorted(course.rglob("*")):
-                if path.is_file() and not path.is_symlink():
-                    bundle.write(path, f"course/assignments/{name}/{path.relative_to(course).as_posix()}")
-        partial.replace(target)
+    wheels = sorted((out / "student" / "tools").glob("*.whl"))
+    if not wheels:
+        raise ReleaseError("--gradescope needs the grader's wheel, built from its source checkout, and this grader "
+                           "was installed without one")
+    wheel = wheels[0]
+    target = out / "gradescope" / f"{name}.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
+        _add(bundle, "setup.sh", SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch_version=torch_version(),
+                                                 wheel=wheel.name))
+        _add(bundle, "run_autograder", RUN_AUTOGRADER.format(name=name))
+        bundle.write(wheel, wheel.name)
+        for path in sorted(course.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                bundle.write(path, f"course/assignments/{name}/{path.relative_to(course).as_posix()}")
+    partial.replace(target)
     return target
 
 

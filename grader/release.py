@@ -109,12 +109,13 @@ def release(names: Iterable[str], out: Path, root: Path | None = None) -> list[R
     (student / "README.md").write_text(student_readme(released, wheel), encoding="utf-8")
     workflow = student / ".github" / "workflows" / "grader.yml"
     workflow.parent.mkdir(parents=True)
-    workflow.write_text(WORKFLOW.format(torch_version=_torch_version(), torch_index=TORCH_CPU_INDEX,
+    workflow.write_text(WORKFLOW.format(torch_version=torch_version(), torch_index=TORCH_CPU_INDEX,
                                         install=f"tools/{wheel.name}" if wheel else "torch-grader"), encoding="utf-8")
     return released
 
 
-def _torch_version() -> str:
+def torch_version() -> str:
+    """The torch release this grader runs with, without a build suffix (2.13.0, not 2.13.0+cpu)."""
     import torch
 
     return str(torch.__version__).split("+")[0]
