@@ -139,13 +139,18 @@ def _not_ready(sha256: str) -> dict[str, Any]:
 OnResult = Callable[[Task, dict[str, Any]], None]
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, first: Task | None, fresh: bool) -> None:
-    """A local worker: build one Grader (its zygote forked from this process unless ``fresh``), then grade."""
+def _worker_main(conn: multiprocessing.connection.Connection, first: Task | None, fresh: bool,
+                 batch: int) -> None:
+    """A local worker: build one Grader (its zygote forked from this process unless ``fresh``), then grade.
+
+    ``batch`` is the pid of the batch that forked it.
+    """
+    # Its own process group keeps it out of the batch's kill; so die with the batch (kill -9 included),
+    # or a worker would wait forever on a pipe that its sibling workers still hold open. Set before it
+    # leaves the batch's group: a kill between the two then still reaches it, one way or the other.
+    set_parent_death_signal(parent=batch)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
     os.setpgid(0, 0)
-    # Its own process group keeps it out of the batch's kill; so die with the batch (kill -9 included),
-    # or a worker would wait forever on a pipe that its sibling workers still hold open.
-    set_parent_death_signal()
     if first is not None:
         _grader_for(first, fresh_zygote=fresh)  # warm up before the first task arrives
     try:
@@ -188,7 +193,8 @@ class LocalPool:
 
     def _start(self, warm: Task | None, fresh: bool) -> _Slot:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, warm, fresh), daemon=True)
+        process = self._context.Process(target=_worker_main, args=(child, warm, fresh, os.getpid()),
+                                        daemon=True)
         process.start()
         child.close()
         return _Slot(process, parent)

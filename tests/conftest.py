@@ -249,12 +249,28 @@ def surviving_processes(*needles: str, sandboxes_before: set[int] | None = None)
     while alive and time.monotonic() < deadline:
         time.sleep(0.2)
         alive = alive_now()
+    described = [f"{pid} ({_state_and_parent(pid)}): {cmdline[:200]}" for pid, cmdline in sorted(alive.items())]
     for pid in alive:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return [f"{pid}: {cmdline[:200]}" for pid, cmdline in sorted(alive.items())]
+    return described
+
+
+def _state_and_parent(pid: int) -> str:
+    """A survivor's state and parent, read from /proc, to tell a worker, a zygote and a sandbox apart."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":" in line)
+    except OSError:
+        return "gone"
+    parent = fields.get("PPid", "?").strip()
+    try:
+        parent_line = Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        parent_line = "?"
+    return f"state {fields.get('State', '?').strip()}, parent {parent}: {parent_line[:80].strip()}"
 
 
 def empty_sandbox_cgroups() -> list[Path]:

@@ -253,3 +253,32 @@ def test_python_reachable_by_others_only_through_searchable_folders() -> None:
         assert not _reachable_by_others([str(lib / "os.py")])
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+_ORPHAN = """
+import os, sys, time
+from grader.sandbox.limits import set_parent_death_signal
+read, write = os.pipe()
+middle = os.fork()
+if middle == 0:
+    parent = os.getpid()
+    if os.fork() == 0:  # the grandchild: its parent dies before it asks for the parent-death signal
+        time.sleep(0.5)
+        set_parent_death_signal(parent=parent if sys.argv[1] == "told" else None)
+        os.write(write, b"survived")
+    os._exit(0)
+os.close(write)
+os.waitpid(middle, 0)
+print(os.read(read, 100).decode() or "killed")
+"""
+
+
+@pytest.mark.parametrize(("told", "fate"), [("told", "killed"), ("not told", "survived")])
+def test_a_child_whose_parent_died_before_it_set_the_death_signal_dies(told: str, fate: str) -> None:
+    """Told its parent's pid from before the fork, a child orphaned early kills itself (the race of a kill -9)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _ORPHAN, told], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert run.stdout.strip() == fate, run.stderr

@@ -26,13 +26,14 @@ from grader.sandbox.loader import new_module, run_cells, short_traceback, studen
 from grader.sandbox.student import MissingDefinition, Student
 
 
-def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any]) -> None:
-    """Entry point in the forked child; never returns."""
+def run_sandbox(channel_fd: int, log_fd: int, config: dict[str, Any], zygote: int) -> None:
+    """Entry point in the child forked from the zygote (pid ``zygote``); never returns."""
     code = 0
     try:
+        set_parent_death_signal(parent=zygote)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the zygote's own handler is not the sandbox's
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the zygote around the fork
         os.setsid()
-        set_parent_death_signal()
         _redirect_output(log_fd)
         _close_other_fds(keep=channel_fd)
         workdir = config["workdir"]

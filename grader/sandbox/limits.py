@@ -24,19 +24,23 @@ def _libc() -> Any:
     return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
-def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
+def set_parent_death_signal(sig: int = signal.SIGKILL, parent: int | None = None) -> bool:
     """Ask the kernel to send ``sig`` (SIGKILL unless told) to this process when its parent dies (Linux only).
 
-    A parent that died while this was being set would never trigger it, so then ``sig`` is sent at once.
+    A parent that died before this was set would never trigger it, so then ``sig`` is sent at once.
+    ``parent`` is the parent's pid as the parent saw it before it forked: pass it from a freshly forked
+    child, or a parent killed between the fork and this call goes unnoticed (the child would already be
+    an orphan when it first asks who its parent is).
     """
     if not sys.platform.startswith("linux"):
         return False
-    parent = os.getppid()
+    if parent is None:
+        parent = os.getppid()
     try:
         done = _libc().prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-    if done and os.getppid() != parent:
+    if done and os.getppid() not in (parent, 0):  # 0: the parent is outside this process's pid namespace
         os.kill(os.getpid(), sig)
     return done
 

@@ -68,18 +68,20 @@ class Zygote:
         if fresh:
             fd = zygote_sock.fileno()
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.sandbox.zygote", str(fd)], pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "grader.sandbox.zygote", str(fd), str(os.getpid())], pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
             )
             zygote_sock.close()
             self.pid = self._proc.pid
             self._sock = judge_sock
             return
+        judge = os.getpid()
         pid = os.fork()
         if pid == 0:  # the zygote
             code = 0
             try:
                 judge_sock.close()
-                _serve(zygote_sock)
+                _serve(zygote_sock, judge)
             except BaseException:
                 code = 1
             finally:
@@ -136,13 +138,12 @@ class Zygote:
             self._proc.returncode = self._proc.returncode if self._proc.returncode is not None else -1
 
 
-def _serve(sock: socket.socket) -> None:
-    """The zygote's loop: fork sandboxes and report how they ended, until the judge goes away."""
+def _serve(sock: socket.socket, judge: int) -> None:
+    """The zygote's loop: fork sandboxes and report how they ended, until the judge (pid ``judge``) goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle
     finished: dict[int, tuple[int | None, int | None]] = {}
     kills_before: dict[int, int] = {}  # the cgroup's OOM-kill count of each live sandbox when it started
-    sweep_cgroups()
-    cgroups = SandboxCgroups(os.getpid())
+    cgroups: SandboxCgroups | None = None
 
     def judge_died(_signum: int, _frame: object) -> None:
         """The judge is gone (a batch killed with kill -9, a Dask worker that ended): clean up, then exit.
@@ -160,11 +161,15 @@ def _serve(sock: socket.socket) -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-        cgroups.leave()
+        if cgroups is not None:
+            cgroups.leave()
         os._exit(0)
 
+    # First of all, so that a judge killed at any time after the fork takes this zygote with it.
     signal.signal(signal.SIGTERM, judge_died)
-    set_parent_death_signal(signal.SIGTERM)
+    set_parent_death_signal(signal.SIGTERM, parent=judge)
+    sweep_cgroups()
+    cgroups = SandboxCgroups(os.getpid())
     pid_namespace_pending = False  # whether the next fork starts pid 1 of a new pid namespace
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
@@ -181,15 +186,20 @@ def _serve(sock: socket.socket) -> None:
                 pid_namespace_pending = pid_namespace_for_next_child(new=walled)
             config["pid_namespace_ready"] = pid_namespace_pending
             before = cgroups.oom_kills()
+            # The judge's death (SIGTERM) waits until the new sandbox is on the list of those to kill: run
+            # between the fork and that line, judge_died would leave it behind. The child unblocks it.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
                 sock.close()
                 from grader.sandbox.child import run_sandbox
 
-                run_sandbox(fds[0], fds[1], config)  # never returns
+                run_sandbox(fds[0], fds[1], config, zygote)  # never returns
+            kills_before[pid] = before
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             for fd in fds:
                 os.close(fd)
-            kills_before[pid] = before
             sock.send(json.dumps({"pid": pid}).encode())
             if pid_namespace_pending:
                 # Ready the next sandbox's pid namespace now, while this one starts: done just before the
@@ -231,4 +241,4 @@ def preload() -> None:
 
 if __name__ == "__main__":  # the fresh zygote: python -m grader.sandbox.zygote FD
     preload()
-    _serve(socket.socket(fileno=int(sys.argv[1])))
+    _serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
