@@ -355,11 +355,12 @@ def _strip_magics(source: str, name: str, cell: int, notices: list[dict[str, Any
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split()[0] if lines[first].strip()[2:] else ""
+        shown = _printable(magic, 60)  # the student's text: a control character is shown as its escape
         if magic not in PYTHON_CELL_MAGICS:
-            notices.append(_notice(name, cell, first + 1, f"cell magic `%%{magic}`: the whole cell was not run "
+            notices.append(_notice(name, cell, first + 1, f"cell magic `%%{shown}`: the whole cell was not run "
                                    "(the grader runs only Python)"))
             return None
-        notices.append(_notice(name, cell, first + 1, f"`%%{magic}` line ignored; the cell's code was run"))
+        notices.append(_notice(name, cell, first + 1, f"`%%{shown}` line ignored; the cell's code was run"))
         lines[first] = ""
     out, python = [], False
     for number, line in enumerate(lines, start=1):

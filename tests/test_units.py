@@ -185,6 +185,19 @@ def test_magics_are_blanked_keeping_line_numbers(tmp_path: Path) -> None:
     assert [(n["cell"], n["line"]) for n in sub.notices] == [(2, 1), (2, 3), (2, 4), (3, 1), (4, 1)]
 
 
+def test_a_cell_magic_name_with_a_control_character_is_shown_escaped(tmp_path: Path) -> None:
+    """A terminal escape in a magic's name (found by the fuzz test) reaches the notice as text, not as a control."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("%%\x1btime\nclass A: pass"), new_code_cell("%%time\x07\ny = 2"),
+                             new_code_cell("import torch")])
+    sub = _sub(tmp_path, "nb.ipynb", nbformat.writes(nb).encode())
+    messages = [n["message"] for n in sub.notices]
+    assert all(ch.isprintable() for message in messages for ch in message), messages
+    assert "`%%\\x1btime`" in messages[0] and "`%%time\\x07`" in messages[1]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "status", "words"),
     [
