@@ -506,15 +506,18 @@ def zygote_cgroups(owner: int) -> list[Path]:
 
 
 def remove_cgroups(folders: Iterable[Path]) -> None:
-    """Remove sandbox cgroups, giving a just-killed sandbox a moment to leave."""
+    """Remove sandbox cgroups, giving a just-killed sandbox a moment (up to 3 s in all) to leave."""
+    deadline = time.monotonic() + 3
     for folder in folders:
-        for _ in range(50):
+        while True:
             try:
                 folder.rmdir()
                 break
             except FileNotFoundError:
                 break
             except OSError:
+                if time.monotonic() > deadline:
+                    break  # the next zygote's sweep removes it
                 time.sleep(0.01)
 
 
