@@ -122,6 +122,7 @@ def test_resume_skips_graded_regrades_changed_and_force(tmp_path: Path) -> None:
     assert "already graded" not in forced.stderr and "[3/3]" in forced.stderr
 
 
+@pytest.mark.exclusive
 def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     subs = tmp_path / "class"
     ids = _class(subs, correct=8, buggy=6)
@@ -228,6 +229,7 @@ def test_batch_usage_errors_exit_2_with_one_line(tmp_path: Path, args: tuple[str
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.exclusive
 def test_dask_scheduler_and_workers_on_loopback_give_the_local_scores(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     dask = Path(sys.executable).with_name("dask")

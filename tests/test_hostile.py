@@ -37,6 +37,9 @@ import pytest
 
 from conftest import ROOT, ZOO, Listener, run_grader, sandbox_processes, surviving_processes
 
+# It counts every sandbox started during its batch: it needs the machine to itself (see the README's tests).
+pytestmark = pytest.mark.exclusive
+
 HOSTILE = ZOO / "hostile"
 FULL = 11.0
 TIMEOUT_S = 10  # --timeout: the budget of one submission

@@ -98,6 +98,7 @@ def test_the_sandbox_sees_only_the_system_python_and_its_own_folder(tmp_path: Pa
     assert not list(Path("/tmp").glob("grader-sandbox-*/scratch.txt"))
 
 
+@pytest.mark.exclusive
 def test_sandbox_cgroups_are_removed_after_grading(tmp_path: Path) -> None:
     doc, _seen, _out = _grade_look_around(tmp_path)
     if not any(layer.startswith("cgroup") for layer in doc["environment"]["isolation"]):
