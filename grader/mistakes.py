@@ -72,6 +72,8 @@ LABELS: dict[str, str] = {
     "correct_count": "the number of correct predictions instead of the accuracy",
     "percentage": "the accuracy as a percentage instead of a fraction",
     "error_rate": "the error rate (1 - accuracy) instead of the accuracy",
+    "argmax_without_dim": "torch.argmax without dim=1: one index over the whole output instead of one per sample",
+    "zero_accuracy": "an accuracy of 0: no prediction matched its label (often torch.argmax without dim=1)",
     "missing_relu": "a ReLU is missing",
     "wrong_activation": "another activation instead of ReLU",
     "no_sigmoid": "the sigmoid is missing",

@@ -119,6 +119,11 @@ CASES = [
         hints={"evaluate_accuracy[cpu]": "number of correct predictions", "evaluate_returns_float": "an int"},
     ),
     Case(
+        "argmax_without_dim.py",  # torch.argmax(outputs): only the accuracy is wrong; eval mode and no_grad are right
+        lost=frozenset({"evaluate_accuracy[cpu]"}),
+        hints={"evaluate_accuracy[cpu]": ("without dim=", "torch.argmax(outputs, dim=1)")},
+    ),
+    Case(
         "evaluate_tensor.py",  # torch.sum(...) / len(labels): a 0-d tensor with the right value
         lost=frozenset({"evaluate_returns_float"}),
         hints={"evaluate_returns_float": ("accuracy.item()", "0-d torch.Tensor")},
