@@ -26,6 +26,25 @@ T = TypeVar("T")
 os.environ.setdefault("GRADER_SERVER_DIR", tempfile.mkdtemp(prefix="grader-test-servers-"))
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per CPU this process may run on, as far as its cgroup's quota allows, at most 4.
+
+    pytest-xdist's own count is psutil's physical cores, which on a virtual machine whose CPUs are
+    hyperthreads can be 1, and in a container can be the host's. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins.
+    """
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if chosen.isdigit() and int(chosen) > 0:
+        return int(chosen)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, min(4, cpus))
 ZOO = ROOT / "tests" / "zoo"
 
 #: The course unit's seven assignments (SPEC section 3) and their maximum scores.
