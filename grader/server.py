@@ -61,6 +61,10 @@ class ServerUnavailable(Exception):
     """No check server can be used (none running, or its folder is not safe); grade without it."""
 
 
+class NoServerFolder(ServerUnavailable):
+    """The per-user server folder does not exist, so no server runs (a client looking never creates it)."""
+
+
 class ServerLost(Exception):
     """The check server went away, or stopped answering, in the middle of a check."""
 
@@ -72,8 +76,11 @@ class ServerRefused(Exception):
 # ---- where the socket lives -------------------------------------------------------------------------------
 
 
-def socket_folder() -> Path:
+def socket_folder(create: bool = True) -> Path:
     """The per-user folder of the server's socket (created ``0700``); raises :class:`ServerUnavailable` if unsafe.
+
+    With ``create`` false (a client only looking for a running server), a missing folder means no server
+    runs: :class:`ServerUnavailable`, and nothing is created.
 
     ``GRADER_SERVER_DIR`` wins; else ``$XDG_RUNTIME_DIR/grader`` when that folder is the user's own; else
     ``grader-<uid>`` in the temporary directory. A folder that exists but is a link, belongs to someone
@@ -90,6 +97,8 @@ def socket_folder() -> Path:
         folder = Path(runtime) / "grader"
     else:
         folder = Path(tempfile.gettempdir()) / f"grader-{uid}"
+    if not create and not os.path.lexists(folder):
+        raise NoServerFolder(f"no check server is running ({folder} does not exist)")
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
@@ -118,9 +127,9 @@ def server_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def socket_path() -> Path:
-    """The socket this client's server listens on (the folder is created when missing)."""
-    return socket_folder() / f"check-{server_key()}.sock"
+def socket_path(create: bool = True) -> Path:
+    """The socket this client's server listens on (the folder is created when missing, if ``create``)."""
+    return socket_folder(create) / f"check-{server_key()}.sock"
 
 
 def idle_seconds() -> float:
@@ -255,7 +264,7 @@ def check_with_running_server(request: CheckRequest) -> dict[str, Any]:
     Raises :class:`ServerLost` when the server died or hung during the check, :class:`ServerRefused` for a
     usage error. A server that finds the grader's own code changed stops, and counts as not running.
     """
-    reply = _exchange(socket_path(), request.message(None), _reply_timeout(request, False))
+    reply = _exchange(socket_path(create=False), request.message(None), _reply_timeout(request, False))
     return _unwrap(reply)
 
 
@@ -346,7 +355,7 @@ def _spawn(path: Path, watch: int | None) -> None:
 def server_status(timeout: float = 10.0) -> dict[str, Any] | None:
     """The running server's pid, version and requests served; None when none runs."""
     try:
-        reply = _exchange(socket_path(), {"op": "status"}, timeout)
+        reply = _exchange(socket_path(create=False), {"op": "status"}, timeout)
     except (ServerUnavailable, ServerLost):
         return None
     return reply
@@ -355,7 +364,7 @@ def server_status(timeout: float = 10.0) -> dict[str, Any] | None:
 def stop_server() -> bool:
     """Stop this user's server (for these settings); whether one was running."""
     try:
-        _exchange(socket_path(), {"op": "stop"}, 30.0)
+        _exchange(socket_path(create=False), {"op": "stop"}, 30.0)
     except (ServerUnavailable, ServerLost):
         return False
     return True
@@ -605,7 +614,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(grade_once(request), sys.stdout)
         return 0
     try:
-        path = socket_path()
+        path = socket_path(create=False)
+    except NoServerFolder:
+        print("no check server was running" if args.action == "stop" else "no check server is running")
+        return 0 if args.action == "stop" else 1
     except ServerUnavailable as exc:
         print(f"grader: no check server: {exc}", file=sys.stderr)
         return 1

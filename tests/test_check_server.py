@@ -254,3 +254,16 @@ def test_a_server_whose_grader_changed_stops_instead_of_answering() -> None:
         from_copy("grader.server", "stop")
         running.close()
         shutil.rmtree(copy, ignore_errors=True)
+
+
+def test_looking_for_a_server_creates_no_folder(tmp_path: Path) -> None:
+    """`grader check` and `grader.server status`/`stop` look for a server without creating its folder."""
+    folder = tmp_path / "servers"  # does not exist
+    env = {"GRADER_SERVER_DIR": str(folder)}
+    run = run_grader("check", "my_linear", ROOT / "reference" / "my_linear.py", "--format", "json", env=env)
+    assert run.returncode == 0, run.stderr
+    for action, code, said in (("status", 1, "no check server is running"), ("stop", 0, "no check server was running")):
+        proc = subprocess.run([sys.executable, "-m", "grader.server", action], cwd=ROOT, capture_output=True,
+                              text=True, env={**os.environ, **env}, timeout=60)
+        assert (proc.returncode, proc.stdout.strip()) == (code, said), proc.stdout + proc.stderr
+    assert not folder.exists()
