@@ -266,13 +266,20 @@ class LocalPool:
         return self._start(None, fresh=True)
 
     def _kill(self, slot: _Slot) -> None:
+        """Kill the worker; its zygote (in the worker's process group) gets SIGTERM and cleans up as it goes.
+
+        SIGKILL for the whole group would leave the zygote's sandbox cgroups behind until the next zygote's
+        sweep; SIGTERM lets it kill its sandboxes and remove them (its parent-death signal sends the same).
+        """
         pid = slot.process.pid
         if pid is not None and slot.process.is_alive():
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                slot.process.kill()
+            slot.process.kill()
         slot.process.join(timeout=5)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGTERM)  # whatever is left of the worker's group: its zygote
+            except OSError:
+                pass  # nothing left
         slot.conn.close()
 
     def _stop(self, slot: _Slot) -> None:

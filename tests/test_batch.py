@@ -141,12 +141,8 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     proc.wait()
     # Workers (in process groups of their own), their zygotes and sandboxes die with the batch.
     assert surviving_processes(str(killed), sandboxes_before=sandboxes_before) == []
-    # The zygotes, told by the kernel that their worker died, removed their cgroups before going (a zygote
-    # started fresh does not carry the batch's command line, so it may still be on its way out: wait a little).
-    deadline = time.monotonic() + 10
-    while empty_sandbox_cgroups() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert empty_sandbox_cgroups() == []
+    # The zygotes, told by the kernel that their worker died, remove their cgroups as they go; what one could not
+    # remove in time (under load) the next zygote's sweep removes: asserted after the resumed run below.
     partial = result_files(killed)
     assert 4 <= len(partial) < len(ids), "the kill should land part-way"
     for doc in partial.values():  # whatever was written is whole
@@ -160,6 +156,10 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     assert sorted(final) == ids
     assert {i: stable(d) for i, d in final.items()} == {i: stable(d) for i, d in reference.items()}
     assert [r["id"] for r in _csv(killed)] == ids
+    deadline = time.monotonic() + 10  # a zygote stopped by SIGTERM may still be removing its own cgroups
+    while empty_sandbox_cgroups() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert empty_sandbox_cgroups() == []  # nothing of the killed batch's sandboxes is left on the machine
 
 
 def test_a_killed_zygote_is_replaced_and_later_submissions_grade_normally(tmp_path: Path) -> None:
