@@ -217,6 +217,13 @@ def _grade(world: dict[str, Any], cluster: Cluster, out: Path, *extra: str) -> s
     )
 
 
+def _wait_for_a_result(batch: subprocess.Popen[str], out: Path, seconds: float) -> None:
+    """Wait until the batch has written its first result, has ended, or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while not list(out.glob("*.json")) and time.monotonic() < deadline and batch.poll() is None:
+        time.sleep(0.1)
+
+
 @pytest.mark.timeout(150)
 def test_workers_without_the_files_grade_like_the_local_executor(world: dict[str, Any], cluster: Cluster) -> None:
     for name in ("a", "b"):
@@ -262,9 +269,7 @@ def test_a_killed_worker_changes_no_document_and_a_late_worker_gets_the_course(
         since = time.time()
         client.get_task_stream(start=since)
         batch = _grade(world, cluster, out)
-        deadline = time.monotonic() + 90
-        while not list(out.glob("*.json")) and time.monotonic() < deadline and batch.poll() is None:
-            time.sleep(0.1)
+        _wait_for_a_result(batch, out, 90)
         cluster.start_worker("late")  # the batch has started: its plugin is on the scheduler
         client.wait_for_workers(2, timeout=60)
         assert batch.poll() is None, "the batch ended before the late worker joined"
@@ -293,9 +298,7 @@ def test_a_late_worker_with_another_grader_version_gets_no_task_done(
         since = time.time()
         client.get_task_stream(start=since)
         batch = _grade(world, cluster, out)
-        deadline = time.monotonic() + 60
-        while not list(out.glob("*.json")) and time.monotonic() < deadline and batch.poll() is None:
-            time.sleep(0.1)
+        _wait_for_a_result(batch, out, 60)
         cluster.start_worker("other", python=[sys.executable, "-S"],
                              env={"PYTHONPATH": f"{other}:{SITE_PACKAGES}"})
         client.wait_for_workers(2, timeout=60)

@@ -10,7 +10,7 @@ The zygote never runs student code either; only its children do (see :mod:`grade
 
 When a process can no longer fork safely (it has computed with torch, or it is a Dask worker whose past
 is unknown), ``Zygote(fresh=True)`` starts the zygote as a new interpreter instead (``python -m
-grader.sandbox.zygote FD``): it pays one torch import, once, and is then just as clean.
+grader.sandbox.zygote FD JUDGE_PID``): it pays one torch import, once, and is then just as clean.
 """
 
 from __future__ import annotations
@@ -168,8 +168,9 @@ def _serve(sock: socket.socket, judge: int) -> None:
     # First of all, so that a judge killed at any time after the fork takes this zygote with it.
     signal.signal(signal.SIGTERM, judge_died)
     set_parent_death_signal(signal.SIGTERM, parent=judge)
+    zygote = os.getpid()
     sweep_cgroups()
-    cgroups = SandboxCgroups(os.getpid())
+    cgroups = SandboxCgroups(zygote)
     pid_namespace_pending = False  # whether the next fork starts pid 1 of a new pid namespace
     while True:
         message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
@@ -189,7 +190,6 @@ def _serve(sock: socket.socket, judge: int) -> None:
             # The judge's death (SIGTERM) waits until the new sandbox is on the list of those to kill: run
             # between the fork and that line, judge_died would leave it behind. The child unblocks it.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
                 sock.close()
@@ -239,6 +239,6 @@ def preload() -> None:
     del torch
 
 
-if __name__ == "__main__":  # the fresh zygote: python -m grader.sandbox.zygote FD
+if __name__ == "__main__":  # the fresh zygote: python -m grader.sandbox.zygote FD JUDGE_PID
     preload()
     _serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
