@@ -147,7 +147,8 @@ class Grader:
         self.close()
 
     def grade(self, assignment: Assignment, path: Path, submission_id: str | None = None,
-              seed: int | None = None, *, data: bytes | None = None, name: str | None = None) -> Result:
+              seed: int | None = None, *, data: bytes | None = None, name: str | None = None,
+              until_first_loss: bool = False) -> Result:
         """Grade one submission file; never raises for anything the submission does.
 
         ``seed`` overrides the options' seed for this submission (batch grading derives one per file).
@@ -155,6 +156,8 @@ class Grader:
         ``path`` then only names it, and ``name`` is its file name when that is not ``path``'s last part.
         A zygote that a previous submission killed is replaced first, by a fresh interpreter: this
         process has computed with torch by now, so it must not fork one.
+        ``until_first_loss`` stops at the first check that loses points and reports the rest as not run
+        (mutation testing asks only whether a mutant lost a point; a student's grading never stops early).
         """
         from grader.sandbox.zygote import Zygote
 
@@ -165,15 +168,18 @@ class Grader:
         sub = read_submission(path, submission_id, data=data, name=name)
         if seed is None:
             seed = self.options.seed if self.options.seed is not None else secrets.randbits(32)
-        run = _Run(self, assignment, sub, seed, started)
+        run = _Run(self, assignment, sub, seed, started, until_first_loss)
         return run.result()
 
 
 class _Run:
     """One submission's grading, from reading to result."""
 
-    def __init__(self, grader: Grader, assignment: Assignment, sub: Submission, seed: int, started: float) -> None:
+    def __init__(self, grader: Grader, assignment: Assignment, sub: Submission, seed: int, started: float,
+                 until_first_loss: bool = False) -> None:
         self.grader = grader
+        self.until_first_loss = until_first_loss
+        self.lost: str | None = None  # the first check that lost points, when ``until_first_loss``
         self.assignment = assignment
         self.sub = sub
         self.seed = seed
@@ -257,7 +263,9 @@ class _Run:
                 if not present:
                     results.append(check_result(check, device, "skipped", 0, 0, _absent(device), None, 0))
                     continue
-                blocker = self._blocker(check, device, by_id)
+                blocker = self._blocker(check, device, by_id) or (
+                    f"Not run: mutation testing stops at the first check that loses points (`{self.lost}`)."
+                    if self.lost else None)
                 if blocker:
                     self.outcomes[(check.id, device)] = "skipped"
                     results.append(check_result(check, device, "skipped", 0, points, blocker, None, 0))
@@ -265,6 +273,8 @@ class _Run:
                 entry = self._run_one(check, device, points, session)
                 self.outcomes[(check.id, device)] = entry.status
                 results.append(entry)
+                if self.until_first_loss and entry.score < entry.max_score:
+                    self.lost = entry.id
         return results
 
     def _blocker(self, check: Check, device: str | None, by_id: dict[str, Check]) -> str | None:

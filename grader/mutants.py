@@ -639,6 +639,8 @@ def grade_mutants(reports: list[MutantReport], course: Path, device: str, pool: 
     Each mutant is a Task holding its bytes, seeded from its content like any batch submission. The
     unchanged reference of each assignment is graded in the same batch, as a control (id
     ``ASSIGNMENT:reference``): a mutant only counts as killed when the reference kept full marks there.
+    A mutant's grading stops at its first check that loses points (``Task.until_first_loss``): that is all a
+    kill needs; the control is graded whole.
     """
     from grader.workers import Task
 
@@ -652,7 +654,7 @@ def grade_mutants(reports: list[MutantReport], course: Path, device: str, pool: 
                 owners[mutant.id] = (report, mutant)
                 tasks.append(Task(report.assignment, str(course), str(Path(folder) / f"{report.assignment}.py"),
                                   mutant.id, mutant.sha256, device, None, {}, name=f"{report.assignment}.py",
-                                  data=mutant.source.encode()))
+                                  data=mutant.source.encode(), until_first_loss=mutant.operator != "none"))
 
         def on_result(task: Task, reply: dict[str, object]) -> None:
             report, mutant = owners[task.id]

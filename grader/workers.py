@@ -51,6 +51,9 @@ class Task:
     #: The course shipped to Dask workers (:mod:`grader.course_shipping`), by the sha256 of its packed files;
     #: a worker then grades with its own unpacked copy and ``course`` is only the TA's name for it.
     course_sha256: str = ""
+    #: Stop at the first check that loses points, the rest reported as not run: mutation testing
+    #: (:mod:`grader.mutants`) only asks whether a mutant lost a point, never for a student.
+    until_first_loss: bool = False
 
     @property
     def key(self) -> str:
@@ -100,7 +103,7 @@ def grade_task(task: Task, fresh_zygote: bool = True) -> dict[str, Any]:
         grader = _grader_for(task, fresh_zygote)
         assignment = load_assignment(task.assignment, root)
         result = grader.grade(assignment, Path(task.path), task.id, seed=submission_seed(task.sha256, task.seed),
-                              data=task.data, name=task.name or None)
+                              data=task.data, name=task.name or None, until_first_loss=task.until_first_loss)
         from grader.results import to_gradescope
 
         return {"ok": True, "document": result.to_document(), "gradescope": to_gradescope(result)}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,14 +69,60 @@ class Run:
         return json.loads(self.stdout)
 
 
-def run_grader(*args: str | Path, timeout: float = 240, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Run:
-    """Run `python -m grader ARGS` as a user would, from the repository root."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+def run_grader(*args: str | Path, timeout: float = 240, cwd: Path = ROOT, env: dict[str, str] | None = None,
+               warm: bool = False) -> Run:
+    """Run `python -m grader ARGS` as a user would, from the repository root.
+
+    ``warm``: a `grader check` goes to this test process's warm check server (:func:`warm_server_env`), as a
+    student's check does while a notebook's server runs; without it, the check starts its own Python and torch.
+    """
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(warm_server_env() if warm else {}), **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+_WARM_LOCK = threading.Lock()
+_WARM: dict[str, Any] = {}
+
+
+def warm_server_env() -> dict[str, str]:
+    """The environment that sends `grader check` to this test process's own warm check server.
+
+    The server (:mod:`grader.server`, the one a notebook starts) is started on first use, in a folder of this
+    process's own, and stopped at the end of the session (:func:`pytest_sessionfinish`). The tests of what a
+    check says (documents, messages, exit codes) go through it: a check then costs its grading, not a Python
+    and torch start-up. The tests of the sandbox, of isolation and of the server itself check cold, in a
+    fresh grader each time, and `tests/test_check_server.py` proves a served document equals a cold one.
+    """
+    with _WARM_LOCK:
+        if not _WARM:
+            folder = tempfile.mkdtemp(prefix="grader-test-warm-")
+            env = {"GRADER_SERVER_DIR": folder}
+            proc = subprocess.run([sys.executable, "-m", "grader.server", "start"], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=180, stdin=subprocess.DEVNULL,
+                                  env={**os.environ, **env, "GRADER_SERVER_IDLE": "900"})
+            started = re.search(r"check server running: pid (\d+)", proc.stdout)
+            assert proc.returncode == 0 and started, f"the warm check server did not start:\n{proc.stdout}{proc.stderr}"
+            _WARM.update(env=env, pid=int(started.group(1)))
+        return dict(_WARM["env"])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop this test process's warm check server, if it started one, and wait until it has gone."""
+    if not _WARM:
+        return
+    subprocess.run([sys.executable, "-m", "grader.server", "stop"], cwd=ROOT, capture_output=True, timeout=60,
+                   env={**os.environ, **_WARM["env"]}, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{_WARM['pid']}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        os.killpg(_WARM["pid"], signal.SIGKILL)  # it runs in a session (and process group) of its own
+    shutil.rmtree(_WARM["env"]["GRADER_SERVER_DIR"], ignore_errors=True)
+    _WARM.clear()
 
 
 def in_parallel(calls: list[Callable[[], T]], workers: int = 2) -> list[T]:
@@ -86,9 +135,12 @@ def in_parallel(calls: list[Callable[[], T]], workers: int = 2) -> list[T]:
         return list(pool.map(lambda call: call(), calls))
 
 
-def check_json(assignment: str, submission: str | Path, *extra: str) -> tuple[Run, dict[str, Any]]:
-    """`grader check ASSIGNMENT SUBMISSION --format json --seed 7`, parsed (fails the test on exit 2)."""
-    run = run_grader("check", assignment, submission, "--format", "json", "--seed", "7", *extra)
+def check_json(assignment: str, submission: str | Path, *extra: str, warm: bool = False) -> tuple[Run, dict[str, Any]]:
+    """`grader check ASSIGNMENT SUBMISSION --format json --seed 7`, parsed (fails the test on exit 2).
+
+    ``warm``: through the warm check server (see :func:`warm_server_env`).
+    """
+    run = run_grader("check", assignment, submission, "--format", "json", "--seed", "7", *extra, warm=warm)
     assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
     return run, run.json()
 

@@ -88,7 +88,7 @@ def test_new_assignment_from_a_folder_alias_and_hidden_check(tmp_path: Path) -> 
     listed = run_grader("list", "--json", cwd=course)
     assert [a["name"] for a in json.loads(listed.stdout)["assignments"]] == ["tiny"]
 
-    run = run_grader("check", "tiny", "twice.py", "--format", "json", cwd=course)
+    run = run_grader("check", "tiny", "twice.py", "--format", "json", cwd=course, warm=True)
     assert run.returncode == 1
     doc = run.json()
     assert doc["max_score"] == 6 and doc["score"] == 3
@@ -96,11 +96,11 @@ def test_new_assignment_from_a_folder_alias_and_hidden_check(tmp_path: Path) -> 
     hidden = check_by_id(doc, "handles_empty")
     assert hidden["status"] == "failed" and "ValueError: empty" in hidden["message"]  # TAs see everything
 
-    text = run_grader("check", "tiny", "twice.py", cwd=course)
+    text = run_grader("check", "tiny", "twice.py", cwd=course, warm=True)
     assert "hidden check: details are shown when grades are published" in text.stdout
     assert "secret hint" not in text.stdout and "ValueError" not in text.stdout
 
-    scope = run_grader("check", "tiny", "twice.py", "--format", "gradescope", cwd=course)
+    scope = run_grader("check", "tiny", "twice.py", "--format", "gradescope", cwd=course, warm=True)
     tests = {t["name"]: t for t in json.loads(scope.stdout)["tests"]}
     assert tests["double works on an empty tensor."]["visibility"] == "after_published"
     assert tests["double is defined."]["visibility"] == "visible"
@@ -109,7 +109,7 @@ def test_new_assignment_from_a_folder_alias_and_hidden_check(tmp_path: Path) -> 
 def test_skipped_prerequisite_still_counts_in_max_score(tmp_path: Path) -> None:
     course = make_course(tmp_path)
     (course / "nothing.py").write_text("x = 1\n")
-    run = run_grader("check", "tiny", "nothing.py", "--format", "json", cwd=course)
+    run = run_grader("check", "tiny", "nothing.py", "--format", "json", cwd=course, warm=True)
     doc = run.json()
     assert doc["max_score"] == 6 and doc["score"] == 0
     assert check_by_id(doc, "exists")["status"] == "failed"

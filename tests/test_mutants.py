@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_grader
+from conftest import ASSIGNMENTS, ROOT, run_grader
 from grader.assignment import assignment_names, load_assignment
 from grader.mutants import Mutant, equivalent_mutants, make_mutants, mutants_for, solution_lines
 
@@ -134,12 +137,15 @@ def test_declared_equivalent_mutants_exist_and_have_reasons(name: str) -> None:
 
 
 def test_validate_mutants_through_the_cli() -> None:
-    """`grader validate --mutants`: every mutant of all seven references graded in one warm batch; none survives."""
+    """`grader validate --mutants`: the course is valid (each reference full marks, each stub 0 and in sync),
+    and every mutant of all seven references, graded in one warm batch, is killed or declared equivalent."""
     started = time.monotonic()
     run = run_grader("validate", "--mutants", timeout=600)
     elapsed = time.monotonic() - started
     assert run.returncode in (0, 1), run.stderr
     assert "7 of 7 assignments valid" in run.stdout, run.stdout
+    for name, full in ASSIGNMENTS.items():
+        assert f"ok   {name}: reference {full:g}/{full:g}, stubs 0, stubs in sync" in run.stdout, run.stdout
     lines = {m.group(2): (m.group(1), int(m.group(3)), int(m.group(4)), int(m.group(5)), int(m.group(6)))
              for m in re.finditer(r"^(ok|FAIL) +([a-z_]+): (\d+) mutants, (\d+) killed, (\d+) survived, "
                                   r"(\d+) declared equivalent$", run.stdout, re.M)}
@@ -176,3 +182,34 @@ def test_a_surviving_mutant_fails_validate(tmp_path: Path) -> None:
     assert "mutant my_linear:forward:drop_bias@L27 survived with full marks:" in run.stdout
     assert "-            out = out + self.bias\n" in run.stdout
     assert "+            out = out\n" in run.stdout
+
+
+UNTIL_FIRST_LOSS = '''
+import hashlib, json, sys
+from pathlib import Path
+from grader.workers import Task, grade_task
+
+data = Path("tests/zoo/my_linear/bias_left_out.py").read_bytes()
+sha = hashlib.sha256(data).hexdigest()
+for first in (False, True):
+    task = Task("my_linear", "", "bias_left_out.py", "bias", sha, "cpu", 0, {}, data=data, until_first_loss=first)
+    reply = grade_task(task)
+    print(json.dumps([[c["id"], c["status"], c["message"]] for c in reply["document"]["checks"]]))
+'''
+
+
+def test_a_mutant_is_graded_until_its_first_lost_point() -> None:
+    """``Task.until_first_loss`` (what `validate --mutants` sets for each mutant): the checks before the first
+    lost one run as usual, that one fails as usual, every later one is reported as not run, and says why."""
+    proc = subprocess.run([sys.executable, "-c", UNTIL_FIRST_LOSS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    whole, first = (json.loads(line) for line in proc.stdout.splitlines())
+    lost = next(i for i, (_, status, _) in enumerate(whole) if status != "passed")
+    assert sum(status != "passed" for _, status, _ in whole) >= 2  # the whole grading sees more than one loss
+    assert [c[:2] for c in first[: lost + 1]] == [c[:2] for c in whole[: lost + 1]]
+    assert first[lost][2] == whole[lost][2]
+    later = first[lost + 1:]
+    assert later and all(status == "skipped" for _, status, _ in later)
+    assert all(f"stops at the first check that loses points (`{whole[lost][0]}`)" in message
+               for _, _, message in later), later

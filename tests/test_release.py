@@ -232,14 +232,15 @@ def test_hidden_checks_and_what_only_they_use_leave_the_student_copy(tmp_path: P
 
     # Inside the student release, `grader check` grades the public checks and says what the final grading adds.
     (out / "student" / "mine.py").write_text("def double(x):\n    return 2 * x\n")
-    inside = run_grader("check", "tiny", "mine.py", "--format", "json", cwd=out / "student")
+    inside = run_grader("check", "tiny", "mine.py", "--format", "json", cwd=out / "student", warm=True)
     doc = inside.json()
     assert inside.returncode == 0 and doc["score"] == doc["max_score"] == 3
     assert {c["id"] for c in doc["checks"]} == {"exists", "doubles"}
     assert any("hidden checks worth 5 more points (out of 8)" in note for note in doc["notes"])
-    text = run_grader("check", "tiny", "mine.py", cwd=out / "student")
+    text = run_grader("check", "tiny", "mine.py", cwd=out / "student", warm=True)
     assert "hidden checks worth 5 more points" in text.stdout
-    final = run_grader("check", "tiny", out / "student" / "mine.py", "--format", "json", cwd=out / "autograder")
+    final = run_grader("check", "tiny", out / "student" / "mine.py", "--format", "json", cwd=out / "autograder",
+                       warm=True)
     assert final.json()["max_score"] == 8 and final.json()["score"] == 8
 
 
@@ -290,9 +291,9 @@ def test_check_inside_the_course_release_gives_the_public_score(course_release: 
     names = sorted(ASSIGNMENTS)
     runs = in_parallel([
         *(lambda n=n: run_grader("check", n, ROOT / "reference" / f"{n}.py", "--format", "json", "--seed", "3",
-                                 cwd=student) for n in names),
+                                 cwd=student, warm=True) for n in names),
         lambda: run_grader("check", "my_sgd", student / "assignments" / "my_sgd" / "my_sgd.ipynb", "--format", "json",
-                           cwd=student)])
+                           cwd=student, warm=True)])
     for name, reference in zip(names, runs, strict=False):
         public = json.loads(reference.stdout)
         hidden_points = ASSIGNMENTS[name] - public["max_score"]
@@ -346,7 +347,7 @@ def test_the_student_workflow_gives_the_points_grader_check_gives(course_release
 
     worked = ["my_linear", "manual_lr"]  # the other assignments are still the stubs: 0 (validate's test)
     checks = in_parallel([lambda n=n: run_grader("check", n, repo / "assignments" / n / f"{n}.py", "--format",
-                                                 "json", cwd=repo) for n in worked])
+                                                 "json", cwd=repo, warm=True) for n in worked])
     expected = {n: 0.0 for n in ASSIGNMENTS} | {n: json.loads(c.stdout)["score"] for n, c in zip(worked, checks,
                                                                                               strict=True)}
     assert points == expected

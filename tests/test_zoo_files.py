@@ -45,7 +45,7 @@ def test_broken_file(case: FileCase, schema: dict, tmp_path: Path) -> None:
     if case.content is not None:
         path = tmp_path / case.file
         path.write_bytes(case.content)
-    run, doc = check_json("my_linear", path, "--device", "cpu")
+    run, doc = check_json("my_linear", path, "--device", "cpu", warm=True)
     jsonschema.validate(doc, schema)
     assert run.returncode == 1
     assert doc["status"] == case.status, doc["errors"]
