@@ -69,14 +69,32 @@ class Run:
         return json.loads(self.stdout)
 
 
+#: Whether the running test's `grader` commands start a new Python each (see :func:`run_grader`).
+_FRESH_PYTHON = False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a test's fixtures: does it ask for a new Python per command (``fresh_python`` or ``exclusive``)?"""
+    global _FRESH_PYTHON
+    _FRESH_PYTHON = any(item.get_closest_marker(name) for name in ("fresh_python", "exclusive"))
+
+
 def run_grader(*args: str | Path, timeout: float = 240, cwd: Path = ROOT, env: dict[str, str] | None = None,
                warm: bool = False) -> Run:
-    """Run `python -m grader ARGS` as a user would, from the repository root.
+    """Run the real `grader ARGS` command line, from the repository root unless ``cwd``; exit status and output.
 
+    The command runs in a process forked from a helper that has imported torch and the grader
+    (:mod:`forked_cli`): the grader's own code from ``main(ARGS)`` on, its workers, zygote and sandboxes are
+    the real ones, without a Python and torch start-up per command. A test marked ``fresh_python`` (or
+    ``exclusive``) runs ``python -m grader ARGS`` in a new interpreter instead, as a user's shell does.
     ``warm``: a `grader check` goes to this test process's warm check server (:func:`warm_server_env`), as a
-    student's check does while a notebook's server runs; without it, the check starts its own Python and torch.
+    student's check does while a notebook's server runs.
     """
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(warm_server_env() if warm else {}), **(env or {})}
+    if not _FRESH_PYTHON:
+        import forked_cli
+
+        return Run(*forked_cli.run([str(a) for a in args], cwd, full_env, timeout))
     proc = subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
@@ -111,7 +129,10 @@ def warm_server_env() -> dict[str, str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Stop this test process's warm check server, if it started one, and wait until it has gone."""
+    """Stop this test process's forked-CLI helper and warm check server, if it started them."""
+    import forked_cli
+
+    forked_cli.stop()
     if not _WARM:
         return
     subprocess.run([sys.executable, "-m", "grader.server", "stop"], cwd=ROOT, capture_output=True, timeout=60,

@@ -23,6 +23,9 @@ import pytest
 
 from conftest import ROOT, ZOO, in_parallel, run_grader, stable, surviving_processes
 
+# The server and its processes are under test: each `grader` command starts a new Python.
+pytestmark = pytest.mark.fresh_python
+
 REFERENCE = ROOT / "reference" / "my_linear.py"
 BUGGY = ZOO / "my_linear" / "bias_left_out.py"
 

@@ -7,7 +7,8 @@ import torch
 
 from conftest import ASSIGNMENTS, ROOT, ZOO, check_by_id, check_json
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+pytestmark = [pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine"),
+              pytest.mark.fresh_python]
 
 
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))

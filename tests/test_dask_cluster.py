@@ -66,7 +66,8 @@ def _can_unshare() -> bool:
     return probe.returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not _can_unshare(), reason="needs `unshare --mount` and tmpfs mounts (root)")
+pytestmark = [pytest.mark.skipif(not _can_unshare(), reason="needs `unshare --mount` and tmpfs mounts (root)"),
+              pytest.mark.fresh_python]
 
 
 @dataclass

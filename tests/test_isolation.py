@@ -30,7 +30,8 @@ def _namespaces_work() -> bool:
     return subprocess.run(["unshare", *flags, "true"], capture_output=True).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not _namespaces_work(), reason="this kernel refuses pid/mount/net namespaces")
+pytestmark = [pytest.mark.skipif(not _namespaces_work(), reason="this kernel refuses pid/mount/net namespaces"),
+              pytest.mark.fresh_python]
 
 
 def _grade_look_around(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any], Path]:

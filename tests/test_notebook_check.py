@@ -26,6 +26,9 @@ from nbformat.v4 import new_code_cell
 
 from conftest import ROOT, run_grader, stable
 
+# Kernels, servers and their processes are under test: each `grader` command starts a new Python.
+pytestmark = pytest.mark.fresh_python
+
 STUB = ROOT / "assignments" / "my_linear" / "my_linear.ipynb"
 REFERENCE = (ROOT / "reference" / "my_linear.py").read_text()
 #: Leaves the bias out of forward (loses 5 of 11 points).

@@ -12,6 +12,9 @@ import pytest
 
 from conftest import ROOT, ZOO, Listener, check_by_id, check_json, failed_ids, run_grader
 
+# The sandbox and the processes around it are under test: each `grader` command starts a new Python.
+pytestmark = pytest.mark.fresh_python
+
 HOSTILE = ZOO / "hostile"
 
 
