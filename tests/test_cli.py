@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import torch
 
-from conftest import ASSIGNMENTS, ROOT, check_json, in_parallel, run_grader
+from conftest import ASSIGNMENTS, ROOT, check_json, in_parallel, run_grader, stable
 
 
 def test_check_gives_references_full_marks_and_stub_notebooks_zero(schema: dict) -> None:
@@ -141,3 +141,34 @@ def test_seed_makes_messages_reproducible() -> None:
     first, again, other = in_parallel([lambda: messages("11"), lambda: messages("11"), lambda: messages("12")])
     assert first == again
     assert first != other  # the inputs, and so the values quoted, come from the seed
+
+
+
+def test_a_command_answers_alike_forked_or_in_a_new_python() -> None:
+    """The suite's forked commands (tests/forked_cli.py) and a new `python -m grader` give the same document,
+    exit status and messages, in the working folder and environment each was given."""
+    import forked_cli
+
+    import conftest
+
+    buggy = ROOT / "tests" / "zoo" / "my_linear" / "bias_left_out.py"
+    runs = {}
+    for fresh in (False, True):
+        conftest._FRESH_PYTHON = fresh  # what the fresh_python marker sets before a test
+        try:
+            runs[fresh] = (
+                run_grader("check", "my_linear", buggy, "--format", "json", "--seed", "5", "--no-server"),
+                run_grader("check", "my_linear", "no/such/file.py"),
+                run_grader("list", "--json", cwd=ROOT / "tests", env={"GRADER_COURSE": str(ROOT)}),
+            )
+        finally:
+            conftest._FRESH_PYTHON = False
+        assert fresh or forked_cli._HELPER, "the forked commands did not go through the helper"
+    (forked, forked_usage, forked_list), (fresh_run, fresh_usage, fresh_list) = runs[False], runs[True]
+    assert forked.returncode == fresh_run.returncode == 1
+    assert stable(forked.json()) == stable(fresh_run.json())
+    assert (forked_usage.returncode, forked_usage.stdout, forked_usage.stderr) == \
+        (fresh_usage.returncode, fresh_usage.stdout, fresh_usage.stderr) == \
+        (2, "", "grader: error: no/such/file.py: no such file\n")
+    assert forked_list.returncode == fresh_list.returncode == 0
+    assert forked_list.json() == fresh_list.json() and forked_list.json()["course"] == str(ROOT)
