@@ -263,9 +263,7 @@ class _Run:
                 if not present:
                     results.append(check_result(check, device, "skipped", 0, 0, _absent(device), None, 0))
                     continue
-                blocker = self._blocker(check, device, by_id) or (
-                    f"Not run: mutation testing stops at the first check that loses points (`{self.lost}`)."
-                    if self.lost else None)
+                blocker = self._blocker(check, device, by_id)
                 if blocker:
                     self.outcomes[(check.id, device)] = "skipped"
                     results.append(check_result(check, device, "skipped", 0, points, blocker, None, 0))
@@ -285,6 +283,8 @@ class _Run:
                 return f"Not run because check `{dep.id}` did not pass: fix that first."
         if time.monotonic() >= self.deadline:
             return f"Not run: grading this submission used up its time limit of {self.limits.timeout:g} s."
+        if self.lost:
+            return f"Not run: mutation testing stops at the first check that loses points (`{self.lost}`)."
         return None
 
     def _run_one(self, check: Check, device: str | None, points: float, session: SandboxSession) -> CheckResult:

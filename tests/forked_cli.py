@@ -11,7 +11,7 @@ zygote it starts are real, and a timeout kills its whole process group.
 What differs from a cold ``python -m grader``: the interpreter and torch were started before the command's
 environment was set, so a variable read at import time (none of the grader's own) comes from the helper's
 environment. Tests of start-up itself, of signals, terminals and of process trees keep the cold path
-(`conftest.run_grader` without ``forked``).
+(the ``fresh_python`` marker: see `conftest.run_grader`).
 
 Protocol on an AF_UNIX stream socket, one connection per command: the client sends one JSON line
 ``{"args", "cwd", "env"}``; the child answers one JSON line ``{"pid"}`` as it starts and one
@@ -20,8 +20,10 @@ Protocol on an AF_UNIX stream socket, one connection per command: the client sen
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,10 +90,12 @@ def _child(conn: socket.socket) -> None:
             from grader.cli import main
 
             code = main(request["args"])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if not isinstance(exc.code, int) and exc.code is not None:
+        except SystemExit as exc:  # as the interpreter reads it: None is 0, a message is printed and is 1
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
                 print(exc.code, file=sys.stderr)
+                code = 1
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -106,7 +110,7 @@ def _child(conn: socket.socket) -> None:
                  "stderr": err.read().decode(errors="replace")}
         conn.sendall(json.dumps(reply).encode() + b"\n")
     finally:
-        os._exit(code if isinstance(code, int) else 1)
+        os._exit(code)
 
 
 def _helper_path() -> str:
@@ -147,10 +151,8 @@ def run(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tupl
         return int(reply["code"]), str(reply["stdout"]), str(reply["stderr"])
     except TimeoutError:
         if pid is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
         raise subprocess.TimeoutExpired(["grader", *args], timeout) from None
     finally:
         sock.close()
@@ -163,7 +165,5 @@ def stop() -> None:
     proc = _HELPER["proc"]
     proc.kill()
     proc.wait()
-    import shutil
-
     shutil.rmtree(_HELPER["folder"], ignore_errors=True)
     _HELPER.clear()
