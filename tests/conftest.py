@@ -57,6 +57,32 @@ ASSIGNMENTS = {
 }
 
 
+#: The suite's longest files, longest first (seconds of one worker, 2-core machine, 2026-11). With the README's
+#: ``--dist loadfile --no-loadscope-reorder``, xdist hands files to its workers in collection order, so these go
+#: out first and the short zoo files fill the gaps; in xdist's own order (most tests first) they came last, and
+#: one worker sat idle for a minute while the other ran the Gradescope bundle's fresh environment alone.
+LONGEST_FIRST = (
+    "test_dask_cluster.py",  # ~75 s: real scheduler and workers, started per test
+    "test_gradescope_bundle.py",  # ~55 s: setup.sh installs torch in a fresh virtual environment
+    "test_mutants.py",  # ~50 s: validate --mutants over the whole course
+    "test_sandbox.py",  # ~50 s: a new Python per command
+    "test_check_server.py",  # ~40 s
+    "test_lint.py",  # ~30 s on a fresh clone: mypy without its cache
+    "test_release.py",
+    "test_notebook_check.py",
+    "test_intake.py",
+    "test_batch.py",
+    "test_isolation.py",
+    "test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the longest files first (:data:`LONGEST_FIRST`), keeping each file's own order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @dataclass
 class Run:
     """One finished `grader` command."""
