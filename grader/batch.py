@@ -44,6 +44,7 @@ class BatchOptions:
     device: str = "auto"
     timeout: float | None = None
     memory: int | None = None
+    cell_timeout: float | None = None
     seed: int | None = None
     force: bool = False
     executor: str = "local"
@@ -141,7 +142,7 @@ def run_batch(assignment_name: str, paths: Sequence[Path], out: Path, options: B
     require_assignment(assignment_name)
     import torch  # before any fork: the workers start warm (and nothing here computes with it)
 
-    limits = Limits.for_timeout(options.timeout, options.memory)
+    limits = Limits.for_timeout(options.timeout, options.memory, options.cell_timeout)
     course = str(course_root())
     template = Task(assignment_name, course, "", "", "", options.device, options.seed, task_limits(limits))
     pool: LocalPool | DaskPool

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall-clock limit in seconds for grading this submission (default 120)")
     check.add_argument("--memory", type=_positive_int, default=None, metavar="MIB",
                        help="memory limit of the sandbox in MiB (default 4096)")
+    check.add_argument("--cell-timeout", type=_positive, default=None, metavar="SECONDS",
+                       help="notebooks: seconds one cell may run before it is stopped and skipped; the later cells "
+                            "still run (default 10)")
     check.add_argument("--seed", type=int, default=None, help="seed for the generated inputs (default: random)")
     check.add_argument("--show-output", action="store_true", help="also show what your code printed")
     check.add_argument("--no-server", action="store_true",
@@ -108,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall-clock limit in seconds per submission (default 120)")
     grade.add_argument("--memory", type=_positive_int, default=None, metavar="MIB",
                        help="memory limit of the sandbox in MiB (default 4096)")
+    grade.add_argument("--cell-timeout", type=_positive, default=None, metavar="SECONDS",
+                       help="notebooks: seconds one cell may run before it is stopped and skipped; the later cells "
+                            "still run (default 10)")
     grade.add_argument("--seed", type=int, default=None,
                        help="mixed into each submission's seed (default: derived from its content alone)")
     grade.add_argument("--executor", choices=("local", "dask"), default="local")
@@ -154,13 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(
                 args.assignment, args.submission, device=args.device, fmt=args.fmt, output=args.output,
                 timeout=args.timeout, seed=args.seed, show_output=args.show_output, memory=args.memory,
-                no_server=args.no_server,
+                cell_timeout=args.cell_timeout, no_server=args.no_server,
             )
         if args.command == "grade":
             from grader.batch import BatchOptions, BatchUsageError, run_batch
 
             options = BatchOptions(jobs=args.jobs, device=args.device, timeout=args.timeout, seed=args.seed,
-                                   memory=args.memory,
+                                   memory=args.memory, cell_timeout=args.cell_timeout,
                                    force=args.force, executor=args.executor, scheduler=args.scheduler,
                                    gradescope=args.gradescope, gradebook=args.gradebook,
                                    gradebook_column=args.gradebook_column)
@@ -235,6 +241,7 @@ def cmd_check(
     seed: int | None = None,
     show_output: bool = False,
     memory: int | None = None,
+    cell_timeout: float | None = None,
     no_server: bool = False,
 ) -> int:
     """Grade one submission and print (or write) the report; returns the exit status.
@@ -251,7 +258,7 @@ def cmd_check(
 
     if not no_server:
         served = _check_with_server(assignment_name, submission, device=device, fmt=fmt, timeout=timeout,
-                                    seed=seed, show_output=show_output, memory=memory)
+                                    seed=seed, show_output=show_output, memory=memory, cell_timeout=cell_timeout)
         if served is not None:
             text, full_marks = served
             _write_report(text, output)
@@ -260,7 +267,7 @@ def cmd_check(
     from grader.grading import DeviceUnavailable, Grader, Options
     from grader.session import Limits
 
-    limits = Limits.for_timeout(timeout, memory)
+    limits = Limits.for_timeout(timeout, memory, cell_timeout)
     try:
         grader = Grader(Options(device=device, limits=limits, seed=seed))
     except DeviceUnavailable as exc:
@@ -293,14 +300,15 @@ def _write_report(text: str, output: Path | None) -> None:
 
 
 def _check_with_server(assignment_name: str, submission: Path, *, device: str, fmt: str, timeout: float | None,
-                       seed: int | None, show_output: bool, memory: int | None) -> tuple[str, bool] | None:
+                       seed: int | None, show_output: bool, memory: int | None,
+                       cell_timeout: float | None) -> tuple[str, bool] | None:
     """(report, full marks) from the running check server; None when none runs or it went away (said on stderr)."""
     from grader.assignment import course_root
     from grader.server import CheckRequest, ServerLost, ServerRefused, ServerUnavailable, check_with_running_server
 
     request = CheckRequest(assignment=assignment_name, path=str(submission), cwd=os.getcwd(),
                            root=str(course_root()), device=device, timeout=timeout, memory=memory, seed=seed,
-                           show_output=show_output)
+                           show_output=show_output, cell_timeout=cell_timeout)
     try:
         reply = check_with_running_server(request)
     except ServerUnavailable:

@@ -201,6 +201,7 @@ class CheckRequest:
     memory: int | None = None
     seed: int | None = None
     show_output: bool = False
+    cell_timeout: float | None = None
     data: bytes | None = None  # the submission's bytes when they are not a file (a kernel's executed cells)
     name: str | None = None
 
@@ -209,7 +210,7 @@ class CheckRequest:
         body: dict[str, Any] = {
             "op": "check", "assignment": self.assignment, "path": self.path, "cwd": self.cwd, "root": self.root,
             "device": self.device, "timeout": self.timeout, "memory": self.memory, "seed": self.seed,
-            "show_output": self.show_output, "name": self.name, "watch": watch,
+            "show_output": self.show_output, "name": self.name, "watch": watch, "cell_timeout": self.cell_timeout,
         }
         if self.data is not None:
             body["data"] = base64.b64encode(self.data).decode()
@@ -545,7 +546,8 @@ def grade_request(grader: Any, request: dict[str, Any], courses: dict[str, str])
     try:
         assignment = assignments.load_assignment(request["assignment"], root)
         grader.options = Options(device=request["device"], seed=request["seed"],
-                                 limits=Limits.for_timeout(request["timeout"], request["memory"]))
+                                 limits=Limits.for_timeout(request["timeout"], request["memory"],
+                                                           request.get("cell_timeout")))
         grader.tested, grader.absent = select_devices(request["device"], grader.cuda_available)
     except (assignments.UnknownAssignment, DeviceUnavailable) as exc:
         return {"ok": False, "error": "usage", "message": str(exc)}

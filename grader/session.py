@@ -36,12 +36,18 @@ class Limits:
     threads: int = 1
 
     @classmethod
-    def for_timeout(cls, timeout: float | None, memory_mib: int | None = None) -> Limits:
-        """The limits for a ``--timeout`` and ``--memory`` (None: the defaults); loading fits in the timeout."""
-        memory = {"memory_bytes": memory_mib << 20} if memory_mib else {}
+    def for_timeout(cls, timeout: float | None, memory_mib: int | None = None,
+                    cell_seconds: float | None = None) -> Limits:
+        """The limits for a ``--timeout``, ``--memory`` and ``--cell-timeout`` (None: the defaults).
+
+        Loading fits in the timeout.
+        """
+        given: dict[str, Any] = {"memory_bytes": memory_mib << 20} if memory_mib else {}
+        if cell_seconds is not None:
+            given["cell_seconds"] = cell_seconds
         if timeout is None:
-            return cls(**memory)
-        return cls(timeout=timeout, load_seconds=min(timeout, cls.load_seconds), **memory)
+            return cls(**given)
+        return cls(timeout=timeout, load_seconds=min(timeout, cls.load_seconds), **given)
 
 
 #: What to try when the judge refuses what the sandbox sent (an object of the student's own class, too much data).

@@ -236,7 +236,8 @@ def zoo_results(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dic
     """``zoo_results(ASSIGNMENT)``: every row of ``tests/zoo/ASSIGNMENT`` graded in ONE real `grader grade` run.
 
     Each zoo file becomes a student's folder (``<file with dots as _>/<file>``) of a plain class folder,
-    graded on the CPU (as on a machine without a GPU) with ``--seed 7`` and two warm workers; returns
+    graded on the CPU (as on a machine without a GPU) with ``--seed 7``, two warm workers and ``--cell-timeout 3``
+    (the zoo's never-ending notebook cells then cost 3 s each, not the default 10); returns
     file name -> results document. The batch runs once per assignment and session, whichever test asks
     first; a row's test then only reads its document, so a row costs a fork, not a Python and torch start-up.
     """
@@ -251,7 +252,7 @@ def zoo_results(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dic
                 (klass / zoo_id(name) / name).write_bytes((ZOO / assignment / name).read_bytes())
             out = tmp_path_factory.mktemp(f"zoo-{assignment}-results")
             run = run_grader("grade", assignment, klass, "--out", out, "--device", "cpu", "--seed", "7",
-                             "--jobs", "2", timeout=900, env={"CUDA_VISIBLE_DEVICES": ""})
+                             "--jobs", "2", "--cell-timeout", "3", timeout=900, env={"CUDA_VISIBLE_DEVICES": ""})
             assert run.returncode in (0, 1), f"grader could not run (exit {run.returncode}):\n{run.stderr}"
             assert "Traceback" not in run.stderr, run.stderr
             by_id = result_files(out)

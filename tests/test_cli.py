@@ -172,3 +172,18 @@ def test_a_command_answers_alike_forked_or_in_a_new_python() -> None:
         (2, "", "grader: error: no/such/file.py: no such file\n")
     assert forked_list.returncode == fresh_list.returncode == 0
     assert forked_list.json() == fresh_list.json() and forked_list.json()["course"] == str(ROOT)
+
+
+def test_cell_timeout_sets_the_budget_of_one_notebook_cell() -> None:
+    """`--cell-timeout` stops a never-ending cell after that many seconds, in a check cold or served, and in a
+    batch (the zoo's batches run with it: `conftest.zoo_results`); the later cells still run."""
+    notebook = ROOT / "tests" / "zoo" / "manual_lr" / "nb_while_true.ipynb"
+    cold = run_grader("check", "manual_lr", notebook, "--format", "json", "--cell-timeout", "1.5", "--no-server")
+    served = run_grader("check", "manual_lr", notebook, "--format", "json", "--cell-timeout", "1", warm=True)
+    for run, seconds in ((cold, "1.5"), (served, "1")):
+        doc = run.json()
+        assert run.returncode == 0 and doc["score"] == doc["max_score"], run.stderr  # the definitions loaded
+        [error] = doc["errors"]
+        assert error["kind"] == "cell_timeout" and f"stopped after {seconds} s and skipped" in error["message"], error
+    refused = run_grader("check", "manual_lr", notebook, "--cell-timeout", "0")
+    assert refused.returncode == 2 and "--cell-timeout" in refused.stderr, refused.stderr
