@@ -67,7 +67,6 @@ LONGEST_FIRST = (
     "test_mutants.py",  # ~50 s: validate --mutants over the whole course
     "test_sandbox.py",  # ~50 s: a new Python per command
     "test_check_server.py",  # ~40 s
-    "test_lint.py",  # ~30 s on a fresh clone: mypy without its cache
     "test_release.py",
     "test_notebook_check.py",
     "test_intake.py",
@@ -81,6 +80,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put the longest files first (:data:`LONGEST_FIRST`), keeping each file's own order."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+#: The type check's command line (``tests/test_lint.py``).
+MYPY = [sys.executable, "-m", "mypy"]
+_EARLY: dict[str, subprocess.Popen[str]] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In a run without xdist that will type-check (the suite's second part), start mypy now, in the background.
+
+    The second part runs the ``exclusive`` tests one at a time and leaves a core mostly idle; mypy, which
+    starts no sandbox, uses it meanwhile (on a fresh clone, without its cache, it takes about 30 s of CPU).
+    ``test_lint.py::test_mypy`` then reads its verdict (:func:`mypy_started_early`).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or session.config.getoption("collectonly"):
+        return
+    if any(item.nodeid.endswith("test_lint.py::test_mypy") for item in session.items):
+        _EARLY["mypy"] = subprocess.Popen(MYPY, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, text=True)
+
+
+def mypy_started_early() -> subprocess.Popen[str] | None:
+    """The mypy that :func:`pytest_collection_finish` started for this run, if it started one."""
+    return _EARLY.pop("mypy", None)
 
 
 @dataclass
@@ -155,10 +178,14 @@ def warm_server_env() -> dict[str, str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Stop this test process's forked-CLI helper and warm check server, if it started them."""
+    """Stop this test process's forked-CLI helper, warm check server and early mypy, if it started them."""
     import forked_cli
 
     forked_cli.stop()
+    for early in _EARLY.values():  # the run ended before test_mypy read it (-x, a keyboard interrupt)
+        early.kill()
+        early.wait()
+    _EARLY.clear()
     if not _WARM:
         return
     subprocess.run([sys.executable, "-m", "grader.server", "stop"], cwd=ROOT, capture_output=True, timeout=60,
