@@ -84,6 +84,11 @@ def validate(names: list[str] | None = None, *, device: str = "auto", mutants: b
     except DeviceUnavailable as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return 2
+    from grader.sandbox.zygote import preload
+
+    # Before the zygote is forked: validate's ~20 sandboxes then start with torch.optim's torch._dynamo
+    # imported, where each would otherwise import it at its first optimizer step (about 1 s each).
+    preload()
     # The mutants' workers are forked first, from a process that has not computed with torch yet.
     pool = _mutant_pool(names[0], device, jobs) if mutants else None
     failed = 0
@@ -112,12 +117,13 @@ def validate(names: list[str] | None = None, *, device: str = "auto", mutants: b
 
 
 def _mutant_pool(template_name: str, device: str, jobs: int | None) -> LocalPool:
-    """Warm local workers for the mutants' batch, forked before this process computes with torch."""
+    """Warm local workers for the mutants' batch, forked before this process computes with torch.
+
+    :func:`validate` has preloaded torch.optim's imports by then: the workers' zygotes hold them too.
+    """
     from grader.assignment import course_root
-    from grader.sandbox.zygote import preload
     from grader.workers import LocalPool, Task
 
-    preload()
     pool = LocalPool(jobs or os.cpu_count() or 1)
     pool.start(Task(template_name, str(course_root()), "", "", "", device, None, {}))
     return pool
