@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import ast
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.assignment import Assignment, load_assignment
+from grader.wheel import WheelError, build_wheel
 
 #: Module-level names a checks module keeps even when nothing in it refers to them (the grader reads them).
 KEPT_NAMES = frozenset({"TITLE", "ALIASES", "HIDDEN_POINTS", "__all__"})
@@ -128,7 +127,7 @@ def _student_wheel(folder: Path) -> Path | None:
             built = build_wheel(Path(scratch))
             folder.mkdir(parents=True)
             return Path(shutil.copy2(built, folder / built.name))
-    except ReleaseError:
+    except WheelError:
         return None
 
 
@@ -281,26 +280,3 @@ def student_readme(released: list[Released], wheel: Path | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def build_wheel(folder: Path) -> Path:
-    """Build this grader's wheel into ``folder`` from its source checkout; returns the wheel's path."""
-    source = Path(__file__).resolve().parents[1]
-    if not (source / "pyproject.toml").is_file():
-        raise ReleaseError("--gradescope builds the grader's wheel from its source checkout, and this grader "
-                           f"was installed without one ({source} has no pyproject.toml)")
-    # A clean copy of what the wheel is built from: a build/ folder left in the checkout could add stale modules.
-    copy = folder / "source"
-    shutil.copytree(source / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (source / name).is_file():
-            shutil.copyfile(source / name, copy / name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(folder),
-         str(copy)],
-        capture_output=True, text=True,
-    )
-    wheels = sorted(folder.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise ReleaseError(f"building the grader's wheel failed:\n{(proc.stderr or proc.stdout).strip()[-2000:]}")
-    return wheels[0]

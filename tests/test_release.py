@@ -358,3 +358,34 @@ def test_the_student_workflow_gives_the_points_grader_check_gives(course_release
     assert "| `my_linear` | `assignments/my_linear/my_linear.py` | 10/10 |" in text
     assert "### manual_lr" in text and "Hint:" in text
     assert f"Points {sum(expected.values()):g}/" in run.stdout
+
+
+def test_the_grader_wheel_is_built_once_per_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wheel a release ships is kept in the user's cache under the hash of its source: a second build of the
+    same source copies it without running pip; any edited source file changes the key; and a cache folder that
+    another user could write is not used."""
+    from grader import wheel
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = wheel.build_wheel(tmp_path / "first")  # a real `pip wheel`
+    with zipfile.ZipFile(first) as archive:
+        assert "grader/cli.py" in archive.namelist()
+
+    def no_pip(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pip built the wheel again for an unchanged source")
+
+    monkeypatch.setattr(wheel.subprocess, "run", no_pip)
+    second = wheel.build_wheel(tmp_path / "second")
+    assert second.parent == tmp_path / "second" and second.read_bytes() == first.read_bytes()
+
+    copy = tmp_path / "second" / "source"
+    key = wheel.source_key(copy)
+    assert [p.name for p in (tmp_path / "cache" / "torch-grader" / "wheels").iterdir()] == [key]
+    init = copy / "grader" / "__init__.py"
+    init.write_text(init.read_text() + "\n# edited\n")
+    assert wheel.source_key(copy) != key
+
+    (tmp_path / "cache" / "torch-grader" / "wheels").chmod(0o777)
+    assert wheel.cache_folder() is None
+    with pytest.raises(AssertionError, match="pip built the wheel again"):
+        wheel.build_wheel(tmp_path / "third")  # without a cache it builds, whatever was kept
