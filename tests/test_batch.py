@@ -162,7 +162,6 @@ def test_kill_9_part_way_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
     assert empty_sandbox_cgroups() == []  # nothing of the killed batch's sandboxes is left on the machine
 
 
-@pytest.mark.fresh_python
 def test_a_killed_zygote_is_replaced_and_later_submissions_grade_normally(tmp_path: Path) -> None:
     subs = tmp_path / "class"
     subs.mkdir()
