@@ -419,15 +419,46 @@ def _state_and_parent(pid: int) -> str:
     return f"state {fields.get('State', '?').strip()}, parent {parent}: {parent_line[:80].strip()}"
 
 
+def _sandbox_cgroup_folders() -> list[Path]:
+    """Every sandbox cgroup folder on the machine (``grader-sandbox-<zygote pid>``, one per controller)."""
+    bases = ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified")
+    return sorted({folder for base in bases for folder in Path(base).glob("**/grader-sandbox-*") if folder.is_dir()})
+
+
 def empty_sandbox_cgroups() -> list[Path]:
     """Sandbox cgroups that hold no process: leaks (a live zygote sits in its own cgroup, idle or not)."""
-    bases = ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified")
     found = []
-    for base in bases:
-        for folder in Path(base).glob("**/grader-sandbox-*"):
-            try:
-                if folder.is_dir() and not (folder / "cgroup.procs").read_text().strip():
-                    found.append(folder)
-            except OSError:
-                pass  # removed while we looked
+    for folder in _sandbox_cgroup_folders():
+        try:
+            if not (folder / "cgroup.procs").read_text().strip():
+                found.append(folder)
+        except OSError:
+            pass  # removed while we looked
     return found
+
+
+def sandbox_cgroups_under(root: int) -> list[Path]:
+    """The sandbox cgroups of the zygotes that descend from process ``root`` (each is named after its zygote).
+
+    Taken while those zygotes live, it names what a test's own graders made, whatever other tests run beside it;
+    that these folders are gone later is a leak check that needs no machine to itself.
+    """
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:  # "pid (comm) state ppid ...": the command may hold spaces and parentheses
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid > 1 and pid not in seen:
+            if pid == root:
+                return True
+            seen.add(pid)
+            pid = parents.get(pid, 0)
+        return False
+
+    return [folder for folder in _sandbox_cgroup_folders()
+            if folder.name.rsplit("-", 1)[1].isdigit() and descends(int(folder.name.rsplit("-", 1)[1]))]
