@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from grader.private_folders import owned_folder
+
 try:  # the plugin needs Dask distributed (pip install ".[dask]"); packing and unpacking do not
     from distributed.diagnostics.plugin import WorkerPlugin
 except ImportError:  # pragma: no cover - the plugin is only built where distributed is installed
@@ -104,8 +106,7 @@ def cache_root() -> Path:
         root.mkdir(mode=0o700)
     except FileExistsError:
         pass
-    info = root.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+    if not owned_folder(root):
         raise CourseRefused(f"{root} is not a private folder of this user; remove it and try again")
     return root
 

@@ -32,7 +32,6 @@ import json
 import os
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.private_folders import OTHERS_ANY, owned_folder
 
 #: Seconds without a request after which the server stops (``GRADER_SERVER_IDLE`` overrides).
 DEFAULT_IDLE_S = 900.0
@@ -93,7 +93,7 @@ def socket_folder(create: bool = True) -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if override:
         folder = Path(override)
-    elif runtime and _owned_private(Path(runtime), uid):
+    elif runtime and owned_folder(Path(runtime), OTHERS_ANY):
         folder = Path(runtime) / "grader"
     else:
         folder = Path(tempfile.gettempdir()) / f"grader-{uid}"
@@ -103,17 +103,9 @@ def socket_folder(create: bool = True) -> Path:
         folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise ServerUnavailable(f"cannot create {folder} ({exc.strerror})") from None
-    if not _owned_private(folder, uid):
+    if not owned_folder(folder, OTHERS_ANY):
         raise ServerUnavailable(f"{folder} is not a folder that only you can open; not using a check server")
     return folder
-
-
-def _owned_private(folder: Path, uid: int) -> bool:
-    try:
-        info = os.lstat(folder)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
 
 
 def server_key() -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
+
+from grader.private_folders import owned_folder
 
 #: What the wheel is built from, beside the ``grader/`` package (copied when present).
 SOURCE_FILES = ("pyproject.toml", "README.md", "LICENSE")
@@ -71,12 +72,9 @@ def cache_folder() -> Path | None:
     folder = base / "torch-grader" / "wheels"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = folder.lstat()
     except OSError:
         return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        return None
-    return folder
+    return folder if owned_folder(folder) else None
 
 
 def build_wheel(folder: Path) -> Path:
