@@ -68,6 +68,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+#: `check` and `grade` share it: a notebook cell's budget (``Limits.cell_seconds``).
+CELL_TIMEOUT_HELP = ("notebooks: seconds one cell may run before it is stopped and skipped; the later cells still "
+                     "run (default 10)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     from grader.grading import DEVICE_CHOICES
@@ -90,9 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall-clock limit in seconds for grading this submission (default 120)")
     check.add_argument("--memory", type=_positive_int, default=None, metavar="MIB",
                        help="memory limit of the sandbox in MiB (default 4096)")
-    check.add_argument("--cell-timeout", type=_positive, default=None, metavar="SECONDS",
-                       help="notebooks: seconds one cell may run before it is stopped and skipped; the later cells "
-                            "still run (default 10)")
+    check.add_argument("--cell-timeout", type=_positive, default=None, metavar="SECONDS", help=CELL_TIMEOUT_HELP)
     check.add_argument("--seed", type=int, default=None, help="seed for the generated inputs (default: random)")
     check.add_argument("--show-output", action="store_true", help="also show what your code printed")
     check.add_argument("--no-server", action="store_true",
@@ -111,9 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall-clock limit in seconds per submission (default 120)")
     grade.add_argument("--memory", type=_positive_int, default=None, metavar="MIB",
                        help="memory limit of the sandbox in MiB (default 4096)")
-    grade.add_argument("--cell-timeout", type=_positive, default=None, metavar="SECONDS",
-                       help="notebooks: seconds one cell may run before it is stopped and skipped; the later cells "
-                            "still run (default 10)")
+    grade.add_argument("--cell-timeout", type=_positive, default=None, metavar="SECONDS", help=CELL_TIMEOUT_HELP)
     grade.add_argument("--seed", type=int, default=None,
                        help="mixed into each submission's seed (default: derived from its content alone)")
     grade.add_argument("--executor", choices=("local", "dask"), default="local")

@@ -62,17 +62,17 @@ ASSIGNMENTS = {
 #: out first and the short zoo files fill the gaps; in xdist's own order (most tests first) they came last, and
 #: one worker sat idle for a minute while the other ran the Gradescope bundle's fresh environment alone.
 LONGEST_FIRST = (
-    "test_dask_cluster.py",  # ~75 s: real scheduler and workers, started per test
-    "test_gradescope_bundle.py",  # ~55 s: setup.sh installs torch in a fresh virtual environment
-    "test_mutants.py",  # ~50 s: validate --mutants over the whole course
-    "test_sandbox.py",  # ~50 s: a new Python per command
-    "test_check_server.py",  # ~40 s
+    "test_gradescope_bundle.py",  # ~60 s, 42 of them in one fixture: setup.sh installs torch in a fresh venv
+    "test_dask_cluster.py",  # ~55 s: real schedulers and workers, started per test
+    "test_check_server.py",  # ~45 s: a new server (a new Python and torch) per test
+    "test_mutants.py",  # ~40 s: validate --mutants over the whole course
+    "test_batch.py",  # ~35 s: the kill -9 and Dask-loopback batches
+    "test_notebook_check.py",  # ~25 s: real Jupyter kernels
     "test_release.py",
-    "test_notebook_check.py",
-    "test_intake.py",
-    "test_batch.py",
-    "test_isolation.py",
+    "test_sandbox.py",
     "test_cli.py",
+    "test_isolation.py",
+    "test_intake.py",
 )
 
 
@@ -460,5 +460,5 @@ def sandbox_cgroups_under(root: int) -> list[Path]:
             pid = parents.get(pid, 0)
         return False
 
-    return [folder for folder in _sandbox_cgroup_folders()
-            if folder.name.rsplit("-", 1)[1].isdigit() and descends(int(folder.name.rsplit("-", 1)[1]))]
+    owners = {folder: folder.name.rsplit("-", 1)[1] for folder in _sandbox_cgroup_folders()}
+    return [folder for folder, owner in owners.items() if owner.isdigit() and descends(int(owner))]
