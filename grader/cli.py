@@ -163,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 timeout=args.timeout, seed=args.seed, show_output=args.show_output, memory=args.memory,
                 cell_timeout=args.cell_timeout, no_server=args.no_server,
             )
+        if args.command in ("grade", "validate"):
+            from grader.startup import import_torch
+
+            import_torch()
         if args.command == "grade":
             from grader.batch import BatchOptions, BatchUsageError, run_batch
 
@@ -265,6 +269,9 @@ def cmd_check(
             _write_report(text, output)
             return EXIT_FULL if full_marks else EXIT_NOT_FULL
 
+    from grader.startup import import_torch
+
+    import_torch()
     from grader.grading import DeviceUnavailable, Grader, Options
     from grader.session import Limits
 

@@ -8,9 +8,11 @@ stubs differ from what this module generates; ``python -m grader.stubs`` rewrite
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from grader.assignment import Assignment, assignment_names, load_assignment
 
@@ -34,24 +36,26 @@ def stub_notebook(assignment: Assignment, source: str) -> str:
 
     Its metadata names the assignment (``{"grader": {"assignment": NAME}}``), so ``grader.check()`` needs no name.
     """
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
     statement = assignment.statement.read_text(encoding="utf-8")
-    cells = [new_markdown_cell(statement, id="statement"), new_code_cell(source, id="solution")]
-    cells.append(
-        new_markdown_cell(
-            "Check your work: save the notebook, then run the cell below (or, from a terminal, "
-            f"`grader check {assignment.name} {assignment.name}.ipynb`).",
-            id="check",
-        )
-    )
-    # Inside the grader's sandbox this call does nothing, so the cell costs a graded notebook nothing.
-    cells.append(new_code_cell(f'import grader\n\ngrader.check("{assignment.name}")', id="check-your-work"))
-    notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                   "language": "python"},
-                                                    "grader": {"assignment": assignment.name}})
-    return str(nbformat.writes(notebook)) + "\n"
+    cells = [_cell("markdown", "statement", statement), _cell("code", "solution", source),
+             _cell("markdown", "check", "Check your work: save the notebook, then run the cell below (or, from a "
+                                        f"terminal, `grader check {assignment.name} {assignment.name}.ipynb`)."),
+             # Inside the grader's sandbox this call does nothing, so the cell costs a graded notebook nothing.
+             _cell("code", "check-your-work", f'import grader\n\ngrader.check("{assignment.name}")')]
+    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                             "grader": {"assignment": assignment.name}}}
+    # nbformat's own layout (nbformat.v4.nbjson.JSONWriter), without importing nbformat: it imports jsonschema,
+    # which beside Jupyter (jsonschema[format-nongpl]) builds an IRI grammar at import, about 2 s of CPU.
+    return json.dumps(notebook, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
+
+
+def _cell(kind: str, cell_id: str, text: str) -> dict[str, Any]:
+    """An nbformat 4.5 cell as nbformat writes it: its source split into lines, a code cell with no outputs."""
+    cell: dict[str, Any] = {"cell_type": kind, "id": cell_id, "metadata": {}, "source": text.splitlines(True)}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
 
 
 def expected_stubs(assignment: Assignment) -> dict[Path, str]:

@@ -73,7 +73,10 @@ _GRADERS: dict[tuple[Any, ...], Any] = {}
 
 
 def _grader_for(task: Task, fresh_zygote: bool) -> Any:
-    from grader.grading import Grader, Options
+    from grader.startup import collector_paused
+
+    with collector_paused():  # the first task in a Dask worker imports torch here (see grader.startup)
+        from grader.grading import Grader, Options
 
     key = (task.device, tuple(sorted(task.limits.items())))
     grader = _GRADERS.get(key)

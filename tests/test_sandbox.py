@@ -112,6 +112,20 @@ def test_network_is_unreachable_from_the_sandbox(tmp_path: Path) -> None:
     assert "no network" in doc["log"]
 
 
+
+@pytest.mark.fresh_python
+def test_a_sandbox_starts_with_torchs_objects_frozen(tmp_path: Path) -> None:
+    """A cold `grader check` imports torch with the collector paused and freezes the result (grader.startup), and
+    the zygote freezes what it holds before each fork: a sandbox's collections skip the million objects."""
+    submission = tmp_path / "my_linear.py"
+    submission.write_text((ROOT / "reference" / "my_linear.py").read_text()
+                          + "\nimport gc\nprint('frozen objects:', gc.get_freeze_count(), gc.isenabled())\n")
+    run, doc = check_json("my_linear", submission, "--no-server")
+    assert run.returncode == 0 and doc["score"] == 11.0
+    found = re.search(r"frozen objects: (\d+) (\w+)", doc["log"])
+    assert found is not None, doc["log"]
+    assert int(found.group(1)) > 100_000 and found.group(2) == "True"  # frozen, and the collector still on
+
 def test_without_namespaces_the_layer_is_not_claimed(tmp_path: Path) -> None:
     # GRADER_ISOLATION=none is what a machine without namespaces gets: grading still works, the rlimits
     # still apply, and the results do not claim walls that are not there (here the connection goes through).

@@ -235,6 +235,22 @@ def test_stub_replaces_each_solution_block_at_its_indentation() -> None:
         stub_source("x = 1\n")
 
 
+
+def test_the_notebook_stub_is_a_valid_notebook_laid_out_as_nbformat_writes_it() -> None:
+    """The stub notebook is written without nbformat: it must still validate and round-trip byte for byte."""
+    import nbformat
+
+    from grader.assignment import load_assignment
+    from grader.stubs import stub_notebook
+
+    assignment = load_assignment("my_linear")
+    text = stub_notebook(assignment, "x = 1\nprint('é')\n")
+    notebook = nbformat.reads(text, as_version=4)
+    nbformat.validate(notebook)
+    assert nbformat.writes(notebook) + "\n" == text
+    assert [c.cell_type for c in notebook.cells] == ["markdown", "code", "markdown", "code"]
+    assert notebook.cells[1].source == "x = 1\nprint('é')\n" and notebook.metadata.grader.assignment == "my_linear"
+
 def test_a_check_can_attach_a_hint_to_a_student_exception() -> None:
     from grader.session import StudentRaised
 
@@ -295,3 +311,40 @@ def test_a_child_whose_parent_died_before_it_set_the_death_signal_dies(told: str
     run = subprocess.run([sys.executable, "-c", _ORPHAN, told], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parent.parent)
     assert run.stdout.strip() == fate, run.stderr
+
+
+def test_the_suite_reads_the_graders_bytecode_even_where_pythons_may_not_write_it() -> None:
+    """``conftest.pytest_configure`` compiled the grader and the assignments: no `grader` process compiles them."""
+    import importlib.util
+    import sys
+
+    from conftest import COMPILED, ROOT
+
+    if not sys.dont_write_bytecode:
+        pytest.skip("Pythons write their own bytecode here (PYTHONDONTWRITEBYTECODE is not set)")
+    sources = [p for folder in COMPILED for p in (ROOT / folder).rglob("*.py")]
+    assert len(sources) > 40
+    stale = [str(p) for p in sources if not Path(importlib.util.cache_from_source(str(p))).is_file()]
+    assert stale == []
+
+
+def test_torch_is_imported_with_the_collector_paused_then_frozen() -> None:
+    """grader.startup.import_torch: the collector is on again afterwards, torch's objects are frozen, and a
+    process that had already imported torch (this test's own) is left as it was."""
+    import gc
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; from grader.startup import import_torch; import_torch(optimizers=True); "
+            "print(gc.isenabled(), gc.get_freeze_count(), 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "True" and int(out[1]) > 100_000 and out[2] == "True"
+
+    from grader.startup import collector_paused, import_torch
+
+    frozen = gc.get_freeze_count()
+    import_torch()
+    assert gc.get_freeze_count() == frozen and gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()

@@ -15,6 +15,7 @@ grader.sandbox.zygote FD JUDGE_PID``): it pays one torch import, once, and is th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -190,6 +191,7 @@ def _serve(sock: socket.socket, judge: int) -> None:
             # The judge's death (SIGTERM) waits until the new sandbox is on the list of those to kill: run
             # between the fork and that line, judge_died would leave it behind. The child unblocks it.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            gc.freeze()  # what the zygote holds: the sandbox's collections skip it and leave its pages shared
             pid = os.fork()
             if pid == 0:
                 sock.close()
@@ -228,15 +230,14 @@ def preload() -> None:
     """Import what sandboxes would otherwise import one by one: torch, torch.optim and torch._dynamo.
 
     ``torch.optim`` imports ``torch._dynamo`` on the first optimizer step (about 1 s). Imports compute
-    nothing, so a process that only did this still forks safely.
+    nothing, so a process that only did this still forks safely. The collector is paused for the imports and
+    their objects frozen (:func:`grader.startup.import_torch`).
     """
-    import torch
-    import torch._dynamo
-    import torch.optim
+    from grader.startup import collector_paused, import_torch
 
-    import grader.sandbox.child  # noqa: F401
-
-    del torch
+    import_torch(optimizers=True)
+    with collector_paused():
+        import grader.sandbox.child  # noqa: F401
 
 
 if __name__ == "__main__":  # the fresh zygote: python -m grader.sandbox.zygote FD JUDGE_PID
