@@ -52,6 +52,9 @@ def grade_upload(root: Path, assignment_name: str) -> dict[str, Any]:
     """The ``results.json`` document for the upload in ``root/submission``."""
     started = time.monotonic()
     os.environ["GRADER_COURSE"] = str(root / "source" / "course")
+    from grader.startup import import_torch
+
+    import_torch()  # with the collector paused (see grader.startup)
     from grader.assignment import load_assignment, require_assignment
     from grader.grading import Grader, Options
     from grader.intake.archives import open_student_archives

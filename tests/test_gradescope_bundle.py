@@ -121,6 +121,11 @@ def autograder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = subprocess.run([str(python), "-c", "import grader, torch; print(grader.__file__)"],
                            cwd=root, env=env, capture_output=True, text=True, check=True).stdout
     assert str(root / "venv") in where and str(ROOT) not in where  # the wheel's grader, not this checkout
+    # torch was installed without its bytecode, then the warm-up import wrote that of what grading imports
+    torch_dir = next((root / "venv").glob("lib/python3*/site-packages/torch"))
+    compiled = {p.name.split(".")[0] for p in (torch_dir / "_dynamo" / "__pycache__").glob("*.pyc")}
+    assert {"__init__", "eval_frame"} <= compiled
+    assert not list((torch_dir / "_inductor" / "codegen" / "__pycache__").glob("cpp_wrapper_gpu*.pyc"))
     return root
 
 
