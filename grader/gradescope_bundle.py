@@ -8,8 +8,9 @@ Ubuntu 22.04, whose ``python3`` (3.10) the harness itself uses, so ``setup.sh`` 
 virtual environment of its own, installs the CPU build of torch into it (from PyTorch's CPU wheel index, or
 where ``GRADER_TORCH_INDEX`` says), then this grader from the wheel inside the zip, so no source checkout is
 needed. It compiles only the part of torch that grading imports (by importing it once, :data:`WARM_UP`): every
-upload runs in a new container from the image, so bytecode written later would be lost at each run. The course travels as ``course/assignments/NAME`` (every check, hidden ones included; never a
-reference solution). ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole layout, for tests.
+upload runs in a new container from the image, so bytecode written later would be lost at each run. The course
+travels as ``course/assignments/NAME`` (every check, hidden ones included; never a reference solution).
+``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole layout, for tests.
 """
 
 from __future__ import annotations
