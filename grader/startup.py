@@ -34,7 +34,8 @@ def collector_paused() -> Iterator[None]:
 def import_torch(*, optimizers: bool = False) -> None:
     """Import torch with the collector paused, then freeze every object this process holds.
 
-    With ``optimizers``, also ``torch.optim`` and the ``torch._dynamo`` it imports on the first optimizer step.
+    With ``optimizers``, also ``torch.optim`` and the ``torch._dynamo`` it imports on the first optimizer step,
+    and what a sandbox would otherwise import at its first request or first step.
     Imports compute nothing, so a process that only did this still forks safely. A process that had already
     imported them (a test calling :func:`grader.cli.main` in its own process) is left as it was.
     """
@@ -47,6 +48,10 @@ def import_torch(*, optimizers: bool = False) -> None:
         if optimizers:
             import torch._dynamo
             import torch.optim
+            import torch.utils.serialization  # imported by the first torch.load (unpickling a tensor)
+
+            with contextlib.suppress(ImportError):  # imported by the first optimizer step, in torch 2.13
+                import torch.profiler._cupti_monitor
 
         del torch
     gc.freeze()

@@ -126,6 +126,36 @@ def test_a_sandbox_starts_with_torchs_objects_frozen(tmp_path: Path) -> None:
     assert found is not None, doc["log"]
     assert int(found.group(1)) > 100_000 and found.group(2) == "True"  # frozen, and the collector still on
 
+
+def test_a_sandbox_draws_what_torch_manual_seed_draws(tmp_path: Path) -> None:
+    """The sandbox seeds only the CPU generator where it has no CUDA (child._Server.seed): the student's first
+    random numbers are still those of ``torch.manual_seed(seed)``."""
+    import torch
+
+    submission = tmp_path / "my_linear.py"
+    submission.write_text((ROOT / "reference" / "my_linear.py").read_text()
+                          + "\nimport torch\nprint('first draw:', torch.rand(3).tolist())\n")
+    run, doc = check_json("my_linear", submission, "--device", "cpu")
+    assert run.returncode == 0 and doc["score"] == 11.0
+    found = re.search(r"first draw: (\[.*\])", doc["log"])
+    assert found is not None, doc["log"]
+    torch.manual_seed(7)
+    assert json.loads(found.group(1)) == torch.rand(3).tolist()
+
+
+@pytest.mark.fresh_python
+def test_a_warm_sandbox_imports_nothing(tmp_path: Path) -> None:
+    """`grade` preloads what its sandboxes would import at their first request and first optimizer step
+    (grader.startup.import_torch): a sandbox's log, with Python's import timing on, shows no import."""
+    (tmp_path / "class").mkdir()
+    shutil.copy(ROOT / "reference" / "my_sgd.py", tmp_path / "class" / "alice.py")
+    run = run_grader("grade", "my_sgd", tmp_path / "class", "--out", tmp_path / "out", "--jobs", "1",
+                     env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "alice.json").read_text())
+    assert doc["score"] == 12.0
+    assert [line for line in doc["log"].splitlines() if line.startswith("import time:")] == []
+
 def test_without_namespaces_the_layer_is_not_claimed(tmp_path: Path) -> None:
     # GRADER_ISOLATION=none is what a machine without namespaces gets: grading still works, the rlimits
     # still apply, and the results do not claim walls that are not there (here the connection goes through).

@@ -180,7 +180,7 @@ class _Server:
         module = new_module(request["module_name"], cells[0]["filename"] if cells else request["module_name"])
         device = torch.device("cpu")
         module.device = device  # type: ignore[attr-defined]
-        torch.manual_seed(int(request.get("seed", 0)))
+        self.seed(int(request.get("seed", 0)))
         errors = run_cells(module, cells, float(request["cell_seconds"]))
         self.student = Student(module, request.get("aliases", {}), device)
         cuda = bool(torch.cuda.is_available()) if self.config.get("uses_cuda") else False
@@ -200,11 +200,25 @@ class _Server:
         self.student.module.device = device  # type: ignore[attr-defined]
         self.student.notes.clear()
         set_precision()
-        torch.manual_seed(int(request.get("seed", 0)))
+        self.seed(int(request.get("seed", 0)))
         func = getattr(self.probes, request["probe"])
         value = func(self.student, **request.get("args", {}))
         set_precision()
         return {"kind": "result", "value": value, "notes": list(self.student.notes)}
+
+    def seed(self, seed: int) -> None:
+        """``torch.manual_seed(seed)`` for the devices this sandbox can use.
+
+        Without CUDA in the sandbox, only the CPU generator is seeded: ``torch.manual_seed`` would also queue a
+        seed for a CUDA start that cannot come, formatting the whole call stack (reading each file's source) at
+        every load and probe.
+        """
+        import torch
+
+        if self.config.get("uses_cuda"):
+            torch.manual_seed(seed)
+        else:
+            torch.random.default_generator.manual_seed(seed)
 
     def _grader_looked_it_up(self, exc: BaseException) -> bool:
         """Whether the innermost frame of ours or the student's that raised ``exc`` is the assignment's probe."""
