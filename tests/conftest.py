@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -21,6 +22,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from grader.startup import import_torch
+
+# Every test process imports torch (the test modules do): with the collector paused, and then frozen, as the
+# grader's own processes do (grader/startup.py), so that later collections in a test process skip torch's objects.
+import_torch()
 
 T = TypeVar("T")
 
@@ -87,13 +94,17 @@ COMPILED = ("grader", "assignments")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Write the bytecode of :data:`COMPILED` once, before any test, when Pythons are told not to write it.
+    """Pause the collector while this process collects; write the bytecode of :data:`COMPILED` once, if needed.
+
+    The bytecode is written before any test, when Pythons are told not to write it.
 
     With ``PYTHONDONTWRITEBYTECODE`` set (this course machine sets it), every Python the suite starts (hundreds:
     fresh ``grader`` commands, check servers, Dask workers, kernels) would compile the grader's 10,000 lines
     again, about 0.15 s of CPU each. Python still reads bytecode that exists, so writing it once here is enough;
     ``__pycache__`` is ignored by git and never copied into a release (``release.NEVER_COPIED``).
     """
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # it will collect
+        gc.disable()  # until the tests are collected: their modules import much and free little (grader/startup.py)
     if sys.dont_write_bytecode and not hasattr(config, "workerinput"):  # the controller, once per run
         import compileall
 
@@ -107,12 +118,14 @@ _EARLY: dict[str, subprocess.Popen[str]] = {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """In a run without xdist that will type-check (the suite's second part), start mypy now, in the background.
+    """Turn the collector back on (frozen); in a run without xdist that will type-check, start mypy in the background.
 
     The second part runs the ``exclusive`` tests one at a time and leaves a core mostly idle; mypy, which
     starts no sandbox, uses it meanwhile (on a fresh clone, without its cache, it takes about 30 s of CPU).
     ``test_lint.py::test_mypy`` then reads its verdict (:func:`mypy_started_early`).
     """
+    gc.enable()
+    gc.freeze()  # what collection built lives as long as the run: later collections need not walk it
     if os.environ.get("PYTEST_XDIST_WORKER") or session.config.getoption("collectonly"):
         return
     if any(item.nodeid.endswith("test_lint.py::test_mypy") for item in session.items):
