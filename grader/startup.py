@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import sys
 from collections.abc import Iterator
 
@@ -31,27 +32,28 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: What :func:`import_torch` imports with ``optimizers``: ``torch.optim`` and the ``torch._dynamo`` it imports on
+#: the first optimizer step, and what a sandbox would otherwise import at its first request (the first
+#: ``torch.load``, unpickling a tensor).
+FOR_OPTIMIZERS = ("torch.optim", "torch._dynamo", "torch.utils.serialization")
+#: Imported by the first optimizer step in torch 2.13; private, so absent from other versions without harm.
+OPTIONAL = ("torch.profiler._cupti_monitor",)
+
+
 def import_torch(*, optimizers: bool = False) -> None:
     """Import torch with the collector paused, then freeze every object this process holds.
 
-    With ``optimizers``, also ``torch.optim`` and the ``torch._dynamo`` it imports on the first optimizer step,
-    and what a sandbox would otherwise import at its first request or first step.
-    Imports compute nothing, so a process that only did this still forks safely. A process that had already
-    imported them (a test calling :func:`grader.cli.main` in its own process) is left as it was.
+    With ``optimizers``, also :data:`FOR_OPTIMIZERS` and :data:`OPTIONAL`. Imports compute nothing, so a process
+    that only did this still forks safely. A process that had already imported them (a test calling
+    :func:`grader.cli.main` in its own process) is left as it was.
     """
-    wanted = ("torch", "torch.optim", "torch._dynamo") if optimizers else ("torch",)
+    wanted = ("torch", *FOR_OPTIMIZERS) if optimizers else ("torch",)
     if all(name in sys.modules for name in wanted):
         return
     with collector_paused():
-        import torch
-
-        if optimizers:
-            import torch._dynamo
-            import torch.optim
-            import torch.utils.serialization  # imported by the first torch.load (unpickling a tensor)
-
-            with contextlib.suppress(ImportError):  # imported by the first optimizer step, in torch 2.13
-                import torch.profiler._cupti_monitor
-
-        del torch
+        for name in wanted:
+            importlib.import_module(name)
+        for name in OPTIONAL if optimizers else ():
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
     gc.freeze()

@@ -94,13 +94,12 @@ COMPILED = ("grader", "assignments")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Pause the collector while this process collects; write the bytecode of :data:`COMPILED` once, if needed.
+    """Pause the collector while this process collects; write the bytecode of :data:`COMPILED`, if needed.
 
-    The bytecode is written before any test, when Pythons are told not to write it.
-
-    With ``PYTHONDONTWRITEBYTECODE`` set (this course machine sets it), every Python the suite starts (hundreds:
-    fresh ``grader`` commands, check servers, Dask workers, kernels) would compile the grader's 10,000 lines
-    again, about 0.15 s of CPU each. Python still reads bytecode that exists, so writing it once here is enough;
+    The bytecode is written once, before any test, where Pythons are told not to write it. With
+    ``PYTHONDONTWRITEBYTECODE`` set (this course machine sets it), every Python the suite starts (hundreds: fresh
+    ``grader`` commands, check servers, Dask workers, kernels) would compile the grader's 10,000 lines again,
+    about 0.15 s of CPU each. Python still reads bytecode that exists, so writing it once here is enough;
     ``__pycache__`` is ignored by git and never copied into a release (``release.NEVER_COPIED``).
     """
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # it will collect

@@ -112,7 +112,6 @@ def test_network_is_unreachable_from_the_sandbox(tmp_path: Path) -> None:
     assert "no network" in doc["log"]
 
 
-
 @pytest.mark.fresh_python
 def test_a_sandbox_starts_with_torchs_objects_frozen(tmp_path: Path) -> None:
     """A cold `grader check` imports torch with the collector paused and freezes the result (grader.startup), and
@@ -155,6 +154,7 @@ def test_a_warm_sandbox_imports_nothing(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "out" / "alice.json").read_text())
     assert doc["score"] == 12.0
     assert [line for line in doc["log"].splitlines() if line.startswith("import time:")] == []
+
 
 def test_without_namespaces_the_layer_is_not_claimed(tmp_path: Path) -> None:
     # GRADER_ISOLATION=none is what a machine without namespaces gets: grading still works, the rlimits

@@ -235,7 +235,6 @@ def test_stub_replaces_each_solution_block_at_its_indentation() -> None:
         stub_source("x = 1\n")
 
 
-
 def test_the_notebook_stub_is_a_valid_notebook_laid_out_as_nbformat_writes_it() -> None:
     """The stub notebook is written without nbformat: it must still validate and round-trip byte for byte."""
     import nbformat
@@ -250,6 +249,7 @@ def test_the_notebook_stub_is_a_valid_notebook_laid_out_as_nbformat_writes_it() 
     assert nbformat.writes(notebook) + "\n" == text
     assert [c.cell_type for c in notebook.cells] == ["markdown", "code", "markdown", "code"]
     assert notebook.cells[1].source == "x = 1\nprint('é')\n" and notebook.metadata.grader.assignment == "my_linear"
+
 
 def test_a_check_can_attach_a_hint_to_a_student_exception() -> None:
     from grader.session import StudentRaised
